@@ -1,0 +1,97 @@
+"""Settings for a round: one pydantic model, read from defaults, an optional YAML file and
+``HOTLINE_AUDIT_*`` environment variables (in that order of precedence, lowest first)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+
+# Debian's Chromium in a closed sandbox: these keep it from phoning home and from needing
+# privileges it does not have.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class ProbeSettings(BaseModel):
+    """Repeated HTTP probes, after the government-site census (国办秘函〔2019〕19号)."""
+
+    count: int = Field(20, ge=1, description="probes per website in one round")
+    spacing_s: float = Field(0.5, ge=0, description="seconds between probe start times")
+    timeout_s: float = Field(15.0, gt=0, description="a probe slower than this has failed")
+    max_body_bytes: int = Field(2_000_000, gt=0, description="stop reading a body past this")
+    concurrency: int = Field(64, ge=1, description="probes in flight across all hotlines")
+
+
+class BrowserSettings(BaseModel):
+    executable: str = DEFAULT_CHROMIUM
+    contexts: int = Field(2, ge=1, description="parallel browser contexts (1-2 per core)")
+    navigation_timeout_s: float = Field(15.0, gt=0)
+    settle_s: float = Field(3.0, ge=0, description="extra wait for scripts (JS challenges, SPAs)")
+    viewport_width: int = 1280
+    viewport_height: int = 800
+    screenshot_max_height: int = Field(4000, description="crop very long pages")
+
+
+class StabilityRules(BaseModel):
+    """Thresholds the stability check judges by; printed beside each verdict."""
+
+    down_failure_share: float = Field(
+        0.05, description="census rule: unreachable when at least this share of probes fail"
+    )
+    slow_median_ms: float = Field(3000, description="median probe time at or above: slow")
+    slow_load_ms: float = Field(10000, description="browser load event at or above: slow")
+    stale_days: int = Field(14, description="newest dated item older than this: not updated")
+    garbled_share: float = Field(0.01, description="share of U+FFFD in page text: mojibake")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_AUDIT_", env_nested_delimiter="__")
+
+    db: str = Field("sqlite:///hotline-audit.db", description="SQLAlchemy URL of the store")
+    out: Path = Path("runs")
+    proxy: str | None = None
+    probe: ProbeSettings = ProbeSettings()
+    browser: BrowserSettings = BrowserSettings()
+    stability: StabilityRules = StabilityRules()
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the settings that change what a round measures (not where it writes)."""
+        payload = self.model_dump(mode="json", exclude={"db", "out"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Defaults < YAML file < environment < explicit overrides (command-line options)."""
+    data: dict = {}
+    if config_file is not None:
+        data = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{config_file}: expected a mapping of settings")
+    env = Settings()  # reads HOTLINE_AUDIT_* only
+    merged = _deep_merge(data, env.model_dump(exclude_unset=True))
+    merged = _deep_merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    return Settings.model_validate(merged)
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

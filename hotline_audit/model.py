@@ -1,0 +1,147 @@
+"""The shared data model: what journeys observe and what checks conclude.
+
+Observations are facts with timings and evidence paths; verdicts are judgements over them.
+Both are plain pydantic models so they travel through the store as JSON unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class VerdictStatus(StrEnum):
+    """The verdict vocabulary shared by checks, scores and reports (DESIGN §2)."""
+
+    ok = "ok"
+    degraded = "degraded"
+    down = "down"
+    nowhere_to_search = "nowhere_to_search"
+    inaccurate_search = "inaccurate_search"
+    cannot_submit = "cannot_submit"
+    no_progress = "no_progress"
+    no_reply = "no_reply"
+    not_solved = "not_solved"
+    solved = "solved"
+    no_channel = "no_channel"
+    needs_review = "needs_review"
+    tool_error = "tool_error"
+
+
+# The report's own Chinese terms, kept visible in every output.
+VERDICT_LABELS_ZH: dict[str, str] = {
+    "ok": "正常",
+    "degraded": "访问异常",
+    "down": "无法访问",
+    "nowhere_to_search": "无处查",
+    "inaccurate_search": "查不准",
+    "cannot_submit": "无法提交",
+    "no_progress": "无法显示受理进度",
+    "no_reply": "无回应",
+    "not_solved": "不能解决",
+    "solved": "已解决",
+    "no_channel": "无渠道",
+    "needs_review": "需人工复核",
+    "tool_error": "工具故障",
+}
+
+# Which side a failure belongs to: the hotline's site, or our own tooling (browser, proxy).
+# Only "site" failures may count against a hotline.
+Side = Literal["site", "tool"]
+
+
+class Hotline(BaseModel):
+    """One row of a registry."""
+
+    hotline_id: str
+    name: str
+    province: str
+    city: str
+    tier: str | None = None
+    merge_mode: str | None = None
+    website: str | None = None
+    wechat: str | None = None
+    mini_program: str | None = None
+    app: str | None = None
+    weibo: str | None = None
+
+
+class Channel(BaseModel):
+    """An entry point of a hotline, with where it was found (provenance)."""
+
+    hotline_id: str
+    kind: str
+    value: str
+    found_on: str
+    element: str | None = None
+    text: str | None = None
+    excerpt: str | None = None
+
+
+class Probe(BaseModel):
+    """One plain HTTP GET of a website."""
+
+    started_at: datetime
+    elapsed_ms: float
+    status: int | None = None
+    ok: bool
+    error_kind: str | None = None  # timeout, connect, redirect_loop, http_status, challenge, ...
+    error: str | None = None
+    side: Side = "site"
+    final_url: str | None = None
+    bytes: int = 0
+
+
+class PageLoad(BaseModel):
+    """One full page load in Chromium, as a citizen's browser would do it."""
+
+    url: str
+    started_at: datetime
+    ok: bool
+    status: int | None = None
+    final_url: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    side: Side = "site"
+    elapsed_ms: float | None = None
+    ttfb_ms: float | None = None
+    dom_content_loaded_ms: float | None = None
+    load_ms: float | None = None
+    navigations: list[int] = Field(default_factory=list, description="main-frame statuses seen")
+    title: str | None = None
+    text_chars: int = 0
+    replacement_chars: int = 0
+    dates_found: int = 0
+    newest_date: str | None = None  # ISO date of the newest dated item on the page
+    console_errors: list[str] = Field(default_factory=list)
+    failed_requests: list[str] = Field(default_factory=list)
+    screenshot: str | None = None  # path relative to the round directory
+
+
+class StabilityObservation(BaseModel):
+    hotline_id: str
+    website: str | None
+    observed_at: datetime = Field(default_factory=utcnow)
+    proxy: str | None = None
+    probes: list[Probe] = Field(default_factory=list)
+    page_load: PageLoad | None = None
+    tool_error: str | None = None  # the journey itself failed before observing
+
+
+class Verdict(BaseModel):
+    hotline_id: str
+    check: str
+    verdict: VerdictStatus
+    reason: str  # Chinese, for the auditor and the city
+    reason_en: str
+    confidence: float = Field(ge=0, le=1)
+    rule: str = ""  # the rule and thresholds applied, shown beside the verdict
+    evidence: list[str] = Field(default_factory=list)
+    metrics: dict[str, float | int | str | None] = Field(default_factory=dict)
