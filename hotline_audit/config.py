@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     db: str = Field("sqlite:///hotline-audit.db", description="SQLAlchemy URL of the store")
     out: Path = Path("runs")
     proxy: str | None = None
+    hotlines_in_flight: int = Field(48, ge=1, description="hotlines audited at the same time")
     probe: ProbeSettings = ProbeSettings()
     browser: BrowserSettings = BrowserSettings()
     stability: StabilityRules = StabilityRules()

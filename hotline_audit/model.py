@@ -135,6 +135,18 @@ class StabilityObservation(BaseModel):
     tool_error: str | None = None  # the journey itself failed before observing
 
 
+class EvidenceFile(BaseModel):
+    """A file a journey saved as evidence; ``path`` is relative to the round directory."""
+
+    hotline_id: str
+    check: str
+    path: str
+    sha256: str
+    bytes: int
+    media_type: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Verdict(BaseModel):
     hotline_id: str
     check: str

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from .model import Channel, Hotline, Verdict, utcnow
+from .model import Channel, EvidenceFile, Hotline, Verdict, utcnow
 
 
 class Base(DeclarativeBase):
@@ -104,17 +104,6 @@ class EvidenceRow(Base):
     bytes: Mapped[int] = mapped_column(Integer)
     media_type: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-@dataclass
-class EvidenceFile:
-    hotline_id: str
-    check: str
-    path: str
-    sha256: str
-    bytes: int
-    media_type: str
-    created_at: datetime = field(default_factory=utcnow)
 
 
 @dataclass

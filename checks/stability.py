@@ -1,0 +1,130 @@
+"""Judge a website's stability (系统稳定性) from its probes and its browser load.
+
+Rules (thresholds from ``StabilityRules``):
+
+- no website known: ``no_channel``;
+- our side failed (proxy down, browser crash): ``tool_error``, never counted against a site;
+- at least ``down_failure_share`` of attempts failed on the site's side (the census's 5%
+  rule): ``down``;
+- otherwise ``degraded`` when it is slow, its text is garbled (乱码) or its newest dated item is
+  older than ``stale_days``; else ``ok``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from statistics import median
+
+from hotline_audit.config import StabilityRules
+from hotline_audit.model import StabilityObservation, Verdict, VerdictStatus
+
+CHECK = "stability"
+
+ERROR_ZH = {
+    "timeout": "超时",
+    "connect": "无法连接",
+    "dns": "域名无法解析",
+    "redirect_loop": "重定向循环",
+    "http_status": "服务器报错",
+    "challenge": "访问被拦截(412)",
+    "protocol": "连接中断",
+    "tls": "证书/加密错误",
+    "navigation": "页面打开失败",
+}
+
+
+def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> Verdict:
+    rule = (
+        f"失败率≥{rules.down_failure_share:.0%}为无法访问; 探测中位耗时≥{rules.slow_median_ms / 1000:g}s"
+        f"或加载≥{rules.slow_load_ms / 1000:g}s为缓慢; 乱码字符≥{rules.garbled_share:.0%}为乱码; "
+        f"最新信息超过{rules.stale_days}天为未更新"
+    )
+
+    def verdict(status: VerdictStatus, zh: str, en: str, confidence: float = 1.0, **metrics: object) -> Verdict:
+        return Verdict(
+            hotline_id=obs.hotline_id if obs else "", check=CHECK, verdict=status, reason=zh,
+            reason_en=en, confidence=confidence, rule=rule, metrics=metrics,  # type: ignore[arg-type]
+            evidence=[obs.page_load.screenshot] if obs and obs.page_load and obs.page_load.screenshot else [],
+        )
+
+    if obs is None:
+        return Verdict(hotline_id="", check=CHECK, verdict=VerdictStatus.tool_error, reason="未采集到观测数据",
+                       reason_en="no observation was gathered", confidence=1.0, rule=rule)
+    if obs.tool_error:
+        return verdict(VerdictStatus.tool_error, f"检测工具故障: {obs.tool_error}", f"our tooling failed: {obs.tool_error}")
+    if not obs.website:
+        return verdict(VerdictStatus.no_channel, "未发现网站", "no website is known for this hotline")
+
+    load = obs.page_load
+    attempts = [(p.ok, p.side, p.error_kind) for p in obs.probes]
+    if load is not None:
+        attempts.append((load.ok, load.side, load.error_kind))
+    valid = [a for a in attempts if a[1] == "site"]
+    tool_failures = len(attempts) - len(valid)
+    failed = [kind or "navigation" for ok, _, kind in valid if not ok]
+    share = len(failed) / len(valid) if valid else 0.0
+    metrics = {
+        "attempts": len(valid),
+        "failures": len(failed),
+        "failure_share": round(share, 4),
+        "tool_failures": tool_failures,
+    }
+
+    if valid and share >= rules.down_failure_share:
+        kinds = Counter(failed).most_common()
+        zh_kinds = "、".join(f"{ERROR_ZH.get(k, k)}{n}次" for k, n in kinds)
+        en_kinds = ", ".join(f"{k} x{n}" for k, n in kinds)
+        return verdict(
+            VerdictStatus.down,
+            f"{len(valid)}次访问中{len(failed)}次失败({share:.0%}, {zh_kinds}),达到{rules.down_failure_share:.0%}不可访问标准",
+            f"{len(failed)} of {len(valid)} attempts failed ({share:.0%}: {en_kinds}), at or above the "
+            f"{rules.down_failure_share:.0%} census threshold",
+            **metrics,
+        )
+    if load is None or load.side == "tool" or not valid:
+        detail = (load.error if load and load.side == "tool" else None) or "no attempt reached the site"
+        return verdict(VerdictStatus.tool_error, f"检测工具故障,无法判断: {detail}",
+                       f"our side failed, cannot judge: {detail}", **metrics)
+
+    if not load.ok:
+        return verdict(
+            VerdictStatus.needs_review,
+            f"浏览器打开失败({ERROR_ZH.get(load.error_kind or '', load.error_kind)}: {load.error}),但HTTP探测正常,需人工复核",
+            f"the browser load failed ({load.error}) while HTTP probes succeeded: a person must look",
+            0.5, **metrics,
+        )
+
+    ok_ms = [p.elapsed_ms for p in obs.probes if p.ok]
+    median_ms = round(median(ok_ms), 1) if ok_ms else None
+    metrics.update(median_probe_ms=median_ms, load_ms=load.load_ms or load.elapsed_ms,
+                   newest_date=load.newest_date)
+    problems_zh: list[str] = []
+    problems_en: list[str] = []
+    confidence = 1.0
+    if median_ms is not None and median_ms >= rules.slow_median_ms:
+        problems_zh.append(f"访问缓慢(探测中位耗时{median_ms / 1000:.1f}秒)")
+        problems_en.append(f"slow (median probe {median_ms / 1000:.1f} s)")
+    elif (load.load_ms or 0) >= rules.slow_load_ms:
+        problems_zh.append(f"页面加载缓慢({load.load_ms / 1000:.1f}秒)")
+        problems_en.append(f"slow page load ({load.load_ms / 1000:.1f} s)")
+    text_len = load.text_chars + len(load.title or "")
+    if text_len and load.replacement_chars / text_len >= rules.garbled_share:
+        problems_zh.append(f"页面乱码({load.replacement_chars}个无法解码字符,编码声明与内容不符)")
+        problems_en.append(f"garbled text ({load.replacement_chars} undecodable characters: wrong charset)")
+    if load.newest_date:
+        age = (load.started_at.date() - date.fromisoformat(load.newest_date)).days
+        metrics["newest_age_days"] = age
+        if age > rules.stale_days:
+            problems_zh.append(f"首页最新信息为{load.newest_date},已{age}天未更新")
+            problems_en.append(f"newest dated item {load.newest_date} is {age} days old")
+            confidence = 0.8  # dates are read from the page text, a heuristic
+    if problems_zh:
+        return verdict(VerdictStatus.degraded, "; ".join(problems_zh), "; ".join(problems_en),
+                       confidence, **metrics)
+    note_zh = f"{len(valid)}次访问{'全部成功' if not failed else f'中{len(failed)}次失败,低于阈值'}"
+    note_en = f"{len(valid) - len(failed)} of {len(valid)} attempts succeeded"
+    if median_ms is not None:
+        note_zh += f",中位耗时{median_ms:.0f}毫秒"
+        note_en += f", median {median_ms:.0f} ms"
+    return verdict(VerdictStatus.ok, note_zh, note_en, **metrics)

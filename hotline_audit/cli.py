@@ -1,0 +1,256 @@
+"""The ``hotline-audit`` command: a thin layer of options, messages and progress bars over
+the library. Bad input exits with code 2 before anything is written."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .config import Settings, load_settings
+from .registry import RegistryError, load_registry
+
+app = typer.Typer(help="Audit the internet side of China's 12345 hotlines (12345热线互联网端监测).",
+                  no_args_is_help=True, add_completion=False)
+simweb_app = typer.Typer(help="The simulated hotline internet (for tests, demos and benchmarks).",
+                         no_args_is_help=True)
+app.add_typer(simweb_app, name="simweb")
+
+out = Console()
+err = Console(stderr=True)
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store [default: sqlite:///hotline-audit.db]")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Folder for round outputs [default: runs]")]
+ProxyOpt = Annotated[str | None, typer.Option("--proxy", help="HTTP proxy for every request, e.g. http://127.0.0.1:8080")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML file of settings", exists=True, dir_okay=False)]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Population seed")]
+CountOpt = Annotated[int, typer.Option("--count", min=1, help="Number of simulated hotlines")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def settings_from(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except Exception as exc:  # pydantic or YAML: the user's file
+        raise fail(f"bad settings: {exc}") from None
+
+
+# -- audit ------------------------------------------------------------------------------------
+
+
+@app.command()
+def audit(
+    registry: Annotated[Path, typer.Option("--registry", help="Registry of hotlines (.csv or .yaml)")],
+    round_name: Annotated[str, typer.Option("--round", help="Name of the round, e.g. 2026-Q4")],
+    proxy: ProxyOpt = None,
+    only: Annotated[str | None, typer.Option("--only", help="Comma-separated check ids (default: all)")] = None,
+    hotlines: Annotated[str | None, typer.Option("--hotlines", help="Comma-separated hotline ids (default: all)")] = None,
+    out_dir: OutOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run an audit round: every check for every hotline of the registry."""
+    from .audit import AuditInputError, check_output_dir, check_proxy, check_round_name, select_checks, select_hotlines
+
+    settings = settings_from(config, proxy=proxy, out=out_dir, db=db)
+    try:
+        check_round_name(round_name)
+        entries = select_hotlines(load_registry(registry), hotlines)
+        checks = select_checks(only)
+        check_proxy(settings.proxy)
+    except RegistryError as exc:
+        err.print(f"[bold red]error:[/] registry {exc.path} is not usable:", highlight=False)
+        for problem in exc.problems[:50]:
+            err.print(f"  - {problem}", highlight=False)
+        if len(exc.problems) > 50:
+            err.print(f"  … and {len(exc.problems) - 50} more", highlight=False)
+        err.print("Nothing was imported or audited.")
+        raise typer.Exit(2) from None
+    except AuditInputError as exc:
+        raise fail(str(exc)) from None
+    from .audit import RoundPlan
+
+    plan = RoundPlan(round_name=round_name, hotlines=entries, settings=settings,
+                     registry=str(registry), checks=checks)
+    try:
+        check_output_dir(plan.round_dir)
+    except AuditInputError as exc:
+        raise fail(str(exc)) from None
+    code = run_audit(plan)
+    raise typer.Exit(code)
+
+
+def run_audit(plan: object) -> int:
+    """Run a planned round with a progress bar; returns the exit code."""
+    from journeys.browser import BrowserUnavailable
+
+    from .audit import RoundPlan, run_round, tool_version
+    from .store import Store
+
+    assert isinstance(plan, RoundPlan)
+    settings = plan.settings
+    try:
+        store = Store(settings.db)
+    except Exception as exc:
+        raise fail(f"cannot open the store {settings.db}: {exc}") from None
+    run_id = store.begin_round(
+        plan.round_name, plan.hotlines, tool_version=tool_version(), config_hash=settings.fingerprint(),
+        settings=settings.model_dump(mode="json"), registry=plan.registry, proxy=settings.proxy,
+    )
+    tally: Counter[str] = Counter()
+    status = "failed"
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[tally]}"), console=err, transient=False,
+    )
+    try:
+        with progress:
+            task = progress.add_task(f"round {plan.round_name}", total=len(plan.hotlines), tally="")
+
+            def on_done(hotline: object, result: object) -> None:
+                for v in result.verdicts:  # type: ignore[attr-defined]
+                    tally[v.verdict.value] += 1
+                summary = " ".join(f"{k}:{n}" for k, n in sorted(tally.items()))
+                progress.update(task, advance=1, tally=summary)
+
+            asyncio.run(run_round(plan, store, run_id, on_done))
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except BrowserUnavailable as exc:
+        status = "failed"
+        store.finish_round(run_id, status)
+        raise fail(str(exc)) from None
+    finally:
+        store.finish_round(run_id, status)
+    paths = write_round_outputs(store, plan.round_name, plan.round_dir)
+    data_done = sum(tally.values())
+    if status == "interrupted":
+        err.print(f"[yellow]Interrupted.[/] {data_done} verdicts saved for round {plan.round_name}; "
+                  "rerun the same command to redo the round.")
+        out.print(f"Partial report: {paths['report']}")
+        return 130
+    out.print(f"Round [bold]{plan.round_name}[/]: {len(plan.hotlines)} hotlines · "
+              + " · ".join(f"{k} {n}" for k, n in sorted(tally.items())))
+    out.print(f"Verdicts: {paths['verdicts']}\nChannels: {paths['channels']}")
+    out.print(f"Report:   [bold]{paths['report']}[/]")
+    return 0
+
+
+def write_round_outputs(store: object, round_name: str, round_dir: Path) -> dict[str, Path]:
+    from reports.html import write_report
+    from reports.tables import write_channels_csv, write_verdicts_csv
+
+    from .store import Store
+
+    assert isinstance(store, Store)
+    data = store.load_round(round_name)
+    assert data is not None
+    return {
+        "verdicts": write_verdicts_csv(data, round_dir / "verdicts.csv"),
+        "channels": write_channels_csv(data, round_dir / "channels.csv"),
+        "report": write_report(data, round_dir / "report.html"),
+    }
+
+
+@app.command()
+def report(
+    round_name: Annotated[str, typer.Option("--round", help="Round to report")],
+    out_dir: OutOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Rewrite a stored round's verdicts.csv, channels.csv and report.html (no re-crawling)."""
+    from .store import Store
+
+    settings = settings_from(config, out=out_dir, db=db)
+    store = Store(settings.db)
+    if store.load_round(round_name) is None:
+        known = ", ".join(r for r, _, _ in store.rounds()) or "none"
+        raise fail(f"no round {round_name!r} in {settings.db} (rounds: {known})")
+    paths = write_round_outputs(store, round_name, settings.out / round_name)
+    out.print(f"Report: [bold]{paths['report']}[/]")
+
+
+# -- simweb -----------------------------------------------------------------------------------
+
+
+@simweb_app.command("serve")
+def simweb_serve(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 = any free port)")] = 8080,
+    seed: SeedOpt = 1,
+    count: CountOpt = 24,
+) -> None:
+    """Serve the simulated hotline internet in the foreground (HTTP proxy + virtual hosts)."""
+    from fixtures.simweb.serve import serve
+
+    try:
+        serve(port=port, seed=seed, count=count)
+    except OSError as exc:
+        raise fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+
+
+def _write_rows(rows: list[dict[str, str]], output: Path | None) -> None:
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    if output is None:
+        sys.stdout.write(buf.getvalue())
+        return
+    try:
+        output.write_text(buf.getvalue(), encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
+    err.print(f"wrote {len(rows)} rows to {output}")
+
+
+@simweb_app.command("registry")
+def simweb_registry(
+    seed: SeedOpt = 1,
+    count: CountOpt = 24,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="CSV file (default: stdout)")] = None,
+) -> None:
+    """Print the simulated population as a registry CSV."""
+    from fixtures.simweb import build_population, registry_rows
+
+    _write_rows(registry_rows(build_population(seed, count)), output)
+
+
+@simweb_app.command("gold")
+def simweb_gold(
+    seed: SeedOpt = 1,
+    count: CountOpt = 24,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="CSV file (default: stdout)")] = None,
+) -> None:
+    """Print the verdict every simulated hotline should get (hotline_id,check,verdict)."""
+    from fixtures.simweb import build_population, gold_rows
+
+    _write_rows(gold_rows(build_population(seed, count)), output)
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo's round and store")] = Path("demo-runs"),
+    seed: SeedOpt = 1,
+    count: CountOpt = 24,
+) -> None:
+    """Start simweb, audit its hotlines through it, stop it, and print where the report is."""
+    from .demo import run_demo
+
+    raise typer.Exit(run_demo(out_dir, seed, count, run_audit))

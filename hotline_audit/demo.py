@@ -1,0 +1,50 @@
+"""``make demo``: a whole audit round against the simulated hotline internet."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from fixtures.simweb import build_population, gold_rows, registry_rows
+
+from .audit import RoundPlan
+from .config import load_settings
+from .simweb_process import simweb_process
+
+console = Console()
+
+
+def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPlan], int]) -> int:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    portals = build_population(seed, count)
+    registry = out_dir / "registry.csv"
+    with registry.open("w", encoding="utf-8", newline="") as f:
+        rows = registry_rows(portals)
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    console.print(f"Starting simweb ({count} simulated hotlines, seed {seed}) …")
+    with simweb_process(seed, count) as proxy:
+        console.print(f"simweb is the proxy at {proxy}; auditing …")
+        settings = load_settings(None, proxy=proxy, out=out_dir, db=f"sqlite:///{out_dir / 'hotline-audit.db'}")
+        from .registry import load_registry
+
+        plan = RoundPlan(round_name="demo", hotlines=load_registry(registry), settings=settings,
+                         registry=str(registry))
+        code = run_audit(plan)
+    if code == 0:
+        agree, total = gold_agreement(plan.round_dir / "verdicts.csv", gold_rows(portals), "stability")
+        console.print(f"Stability verdicts agree with simweb's gold labels for {agree}/{total} hotlines.")
+        console.print(f"Open the report in a browser: [bold]{(plan.round_dir / 'report.html').resolve()}[/]")
+    return code
+
+
+def gold_agreement(verdicts_csv: Path, gold: list[dict[str, str]], check: str) -> tuple[int, int]:
+    with verdicts_csv.open(encoding="utf-8") as f:
+        got = {(r["hotline_id"], r["check"]): r["verdict"] for r in csv.DictReader(f)}
+    expected = [(g["hotline_id"], g["verdict"]) for g in gold if g["check"] == check]
+    agree = sum(1 for hid, verdict in expected if got.get((hid, check)) == verdict)
+    return agree, len(expected)

@@ -1,0 +1,177 @@
+"""One Chromium for a round, a few contexts each with one reused page.
+
+Reusing pages is ~5x faster than a new page per URL on these machines (DESIGN §7), and more
+than two contexts per core made it slower, so the pool is small and pages are recycled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    async_playwright,
+)
+
+from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings
+
+
+class BrowserUnavailable(RuntimeError):
+    """Chromium could not be started: a problem of this machine, not of any hotline."""
+
+
+@dataclass
+class PageEvents:
+    """What a page reported during the current visit (reset for each visit)."""
+
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    navigations: list[int] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.console_errors.clear()
+        self.failed_requests.clear()
+        self.navigations.clear()
+
+
+@dataclass
+class Tab:
+    context: BrowserContext
+    page: Page
+    events: PageEvents
+
+
+class BrowserPool:
+    def __init__(self, settings: BrowserSettings, proxy: str | None = None) -> None:
+        self.settings = settings
+        self.proxy = proxy
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self._tabs: asyncio.Queue[Tab] = asyncio.Queue()
+
+    async def __aenter__(self) -> BrowserPool:
+        exe = self.settings.executable
+        if not os.path.exists(exe):
+            raise BrowserUnavailable(
+                f"Chromium not found at {exe}. Run `make demo` (it installs Debian's chromium) "
+                "or set HOTLINE_AUDIT_BROWSER__EXECUTABLE to your Chromium."
+            )
+        self._pw = await async_playwright().start()
+        try:
+            self._browser = await self._pw.chromium.launch(
+                executable_path=exe,
+                args=CHROMIUM_ARGS,
+                headless=True,
+                proxy={"server": self.proxy} if self.proxy else None,
+            )
+            for _ in range(self.settings.contexts):
+                self._tabs.put_nowait(await self._new_tab())
+        except Exception as exc:
+            await self.close()
+            raise BrowserUnavailable(f"Chromium at {exe} did not start: {exc}") from exc
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        try:
+            if self._browser is not None:
+                await self._browser.close()
+        except Exception:  # already gone (crash, Ctrl-C): nothing left to close
+            pass
+        finally:
+            self._browser = None
+            if self._pw is not None:
+                try:
+                    await self._pw.stop()
+                except Exception:
+                    pass
+                self._pw = None
+
+    @property
+    def connected(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    async def _new_tab(self, **context_options: Any) -> Tab:
+        assert self._browser is not None
+        context = await self._browser.new_context(
+            viewport={"width": self.settings.viewport_width, "height": self.settings.viewport_height},
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            ignore_https_errors=False,
+            **context_options,
+        )
+        page = await context.new_page()
+        events = PageEvents()
+        _listen(page, events)
+        return Tab(context, page, events)
+
+    @asynccontextmanager
+    async def tab(self) -> AsyncIterator[Tab]:
+        """Borrow a tab: cookies cleared, events reset. A tab that broke is replaced."""
+        tab = await self._tabs.get()
+        healthy = True
+        try:
+            await tab.context.clear_cookies()
+            tab.events.reset()
+            yield tab
+        except BaseException:
+            healthy = False
+            raise
+        finally:
+            if healthy and not tab.page.is_closed():
+                try:  # stop whatever the last site is still loading
+                    await tab.page.goto("about:blank", timeout=5000)
+                except Exception:
+                    healthy = False
+            if healthy and not tab.page.is_closed():
+                self._tabs.put_nowait(tab)
+            else:
+                await self._replace(tab)
+
+    async def _replace(self, tab: Tab) -> None:
+        try:
+            await tab.context.close()
+        except Exception:
+            pass
+        if self.connected:
+            try:
+                self._tabs.put_nowait(await self._new_tab())
+                return
+            except Exception:
+                pass
+        # Browser gone: put the dead tab back so waiters fail fast instead of hanging.
+        self._tabs.put_nowait(tab)
+
+
+def _listen(page: Page, events: PageEvents) -> None:
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            events.console_errors.append(msg.text[:300])
+
+    def on_failed(req: Request) -> None:
+        events.failed_requests.append(f"{req.failure or 'failed'} {req.url[:300]}")
+
+    def on_response(resp: Response) -> None:
+        req = resp.request
+        if req.is_navigation_request() and resp.frame == page.main_frame:
+            events.navigations.append(resp.status)
+        elif resp.status >= 400 and not req.url.endswith("/favicon.ico"):
+            events.failed_requests.append(f"HTTP {resp.status} {req.url[:300]}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda err: events.console_errors.append(f"pageerror: {str(err)[:300]}"))
+    page.on("requestfailed", on_failed)
+    page.on("response", on_response)

@@ -1,0 +1,180 @@
+"""One full page load in Chromium, observed as a citizen would see it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from hotline_audit.config import BrowserSettings
+from hotline_audit.model import PageLoad, utcnow
+
+from .browser import Tab
+
+# Chromium network errors that mean our own side failed (proxy or browser), not the site.
+TOOL_SIDE_ERRORS = (
+    "ERR_PROXY_CONNECTION_FAILED",
+    "ERR_TUNNEL_CONNECTION_FAILED",
+    "ERR_PROXY_CERTIFICATE_INVALID",
+    "ERR_NO_SUPPORTED_PROXIES",
+    "ERR_INTERNET_DISCONNECTED",
+    "Target page, context or browser has been closed",
+    "Browser has been closed",
+    "Target closed",
+    "browser has disconnected",
+)
+
+SITE_ERROR_KINDS = {
+    "ERR_TOO_MANY_REDIRECTS": "redirect_loop",
+    "ERR_NAME_NOT_RESOLVED": "dns",
+    "ERR_CONNECTION_REFUSED": "connect",
+    "ERR_CONNECTION_RESET": "protocol",
+    "ERR_CONNECTION_CLOSED": "protocol",
+    "ERR_EMPTY_RESPONSE": "protocol",
+    "ERR_TIMED_OUT": "timeout",
+    "ERR_CONNECTION_TIMED_OUT": "timeout",
+    "ERR_SSL_PROTOCOL_ERROR": "tls",
+    "ERR_CERT_": "tls",
+    "ERR_HTTP_RESPONSE_CODE_FAILURE": "http_status",
+    "ERR_INVALID_RESPONSE": "protocol",
+}
+
+# Dated items are rows that carry a link and a date; a bare date (e.g. the "今天是…" greeting
+# many portals print) says nothing about when the site was last updated.
+DATED_ITEMS_JS = r"""
+() => {
+  const re = /(20\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})/g;
+  const rows = document.querySelectorAll('li, tr, dd, dt, p, div');
+  const out = [];
+  for (const row of rows) {
+    const links = row.querySelectorAll('a');
+    if (links.length !== 1) continue;
+    const text = row.innerText || '';
+    if (text.length > 200) continue;
+    for (const m of text.matchAll(re)) out.push([+m[1], +m[2], +m[3]]);
+  }
+  return out;
+}
+"""
+
+BODY_TEXT_JS = "() => document.body ? document.body.innerText : ''"
+
+
+def classify_browser_error(message: str) -> tuple[str, str]:
+    """(error_kind, side) for a Playwright navigation error message."""
+    if any(marker in message for marker in TOOL_SIDE_ERRORS):
+        return "browser" if "ERR_" not in message else "proxy", "tool"
+    for marker, kind in SITE_ERROR_KINDS.items():
+        if marker in message:
+            return kind, "site"
+    return "navigation", "site"
+
+
+def newest_date(triples: list[list[int]], today: date) -> tuple[int, str | None]:
+    """How many valid dates were found, and the newest not in the future (ISO)."""
+    found = []
+    for y, m, d in triples:
+        try:
+            day = date(y, m, d)
+        except ValueError:
+            continue
+        found.append(day)
+    current = [d for d in found if d.toordinal() <= today.toordinal() + 1]
+    return len(found), (max(current).isoformat() if current else None)
+
+
+async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: Path | None) -> PageLoad:
+    """Navigate, let scripts settle, then record timings, text facts and a screenshot."""
+    page = tab.page
+    started = utcnow()
+    t0 = time.perf_counter()
+    result = PageLoad(url=url, started_at=started, ok=False)
+    try:
+        response = await page.goto(url, wait_until="load", timeout=settings.navigation_timeout_s * 1000)
+        result.status = response.status if response else None
+    except PlaywrightTimeout:
+        result.error_kind, result.error = "timeout", f"page did not load within {settings.navigation_timeout_s:g} s"
+    except PlaywrightError as exc:
+        message = str(exc).splitlines()[0][:300]
+        result.error_kind, result.side = classify_browser_error(message)
+        result.error = message
+    result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
+
+    if result.error_kind is None:
+        # JS challenges reload the page and single-page apps fetch their content after "load".
+        try:
+            await page.wait_for_load_state("networkidle", timeout=settings.settle_s * 1000)
+        except PlaywrightTimeout:
+            pass
+        except PlaywrightError as exc:
+            result.error_kind, result.side = classify_browser_error(str(exc))
+            result.error = str(exc).splitlines()[0][:300]
+
+    result.navigations = list(tab.events.navigations)
+    if result.navigations:
+        result.status = result.navigations[-1]
+    if result.error_kind is None:
+        if result.status is not None and result.status >= 400:
+            result.error_kind, result.error = "http_status", f"HTTP {result.status}"
+        else:
+            result.ok = True
+
+    if result.side == "site" and not page.is_closed():
+        if result.error_kind in (None, "http_status"):
+            try:  # a page that answered (even with an error page) can be read
+                async with asyncio.timeout(settings.navigation_timeout_s + 5):
+                    await _observe_content(page, result, settings, screenshot)
+            except (PlaywrightError, TimeoutError) as exc:
+                if result.ok:  # the page loaded but the browser would not let us read it
+                    result.ok, result.side = False, "tool"
+                    result.error_kind = "browser"
+                    result.error = (str(exc).splitlines() or ["browser did not answer"])[0][:300]
+        elif screenshot is not None:
+            # Still navigating or showing Chromium's error page: evaluating scripts could wait
+            # forever, but a picture of what the citizen sees is still evidence.
+            try:
+                async with asyncio.timeout(5):
+                    await _screenshot(page, screenshot, settings, settings.viewport_height)
+                    result.screenshot = str(screenshot)
+            except (PlaywrightError, TimeoutError):
+                pass
+    result.final_url = page.url if not page.is_closed() else None
+    result.console_errors = tab.events.console_errors[:50]
+    result.failed_requests = tab.events.failed_requests[:50]
+    return result
+
+
+async def _observe_content(page: Page, result: PageLoad, settings: BrowserSettings, screenshot: Path | None) -> None:
+    timing = await page.evaluate(
+        """() => { const n = performance.getEntriesByType('navigation')[0];
+                   return n ? [n.responseStart, n.domContentLoadedEventEnd, n.loadEventEnd] : null; }"""
+    )
+    if timing:
+        ttfb, dcl, load = (round(x, 1) if x else None for x in timing)
+        result.ttfb_ms, result.dom_content_loaded_ms, result.load_ms = ttfb, dcl, load
+    result.title = (await page.title())[:300]
+    text: str = await page.evaluate(BODY_TEXT_JS)
+    result.text_chars = len(text)
+    result.replacement_chars = text.count("\ufffd") + result.title.count("\ufffd")
+    result.dates_found, result.newest_date = newest_date(
+        await page.evaluate(DATED_ITEMS_JS), (result.started_at + timedelta(hours=8)).date()  # China time
+    )
+    if screenshot is not None:
+        height = await page.evaluate("() => document.documentElement.scrollHeight")
+        await _screenshot(page, screenshot, settings, int(height or settings.viewport_height))
+        result.screenshot = str(screenshot)
+
+
+async def _screenshot(page: Page, path: Path, settings: BrowserSettings, height: int) -> None:
+    """Full page, cropped at ``screenshot_max_height`` so endless pages stay small."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clip_height = max(1, min(height, settings.screenshot_max_height))
+    await page.screenshot(
+        path=str(path), full_page=True, timeout=15000,
+        clip={"x": 0, "y": 0, "width": settings.viewport_width, "height": clip_height},
+    )

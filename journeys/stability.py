@@ -1,0 +1,60 @@
+"""The stability journey: one browser load, then the repeated probes, for one hotline.
+
+The browser goes first so that its cookies (e.g. a passed JS challenge) ride along with the
+probes, as they would for a citizen who opened the site once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotline_audit.config import Settings
+from hotline_audit.model import EvidenceFile, Hotline, StabilityObservation
+
+from .browser import BrowserPool
+from .pageload import load_page
+from .probes import probe_series
+
+
+@dataclass
+class JourneyContext:
+    """What every journey of a round shares."""
+
+    settings: Settings
+    browser: BrowserPool
+    round_dir: Path
+    probe_limiter: asyncio.Semaphore
+
+    def evidence_path(self, hotline_id: str, check: str, name: str) -> Path:
+        return self.round_dir / "evidence" / hotline_id / check / name
+
+
+def evidence_record(ctx: JourneyContext, hotline_id: str, check: str, path: Path, media_type: str) -> EvidenceFile:
+    data = path.read_bytes()
+    return EvidenceFile(
+        hotline_id=hotline_id, check=check, path=path.relative_to(ctx.round_dir).as_posix(),
+        sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), media_type=media_type,
+    )
+
+
+async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[StabilityObservation, list[EvidenceFile]]:
+    obs = StabilityObservation(hotline_id=hotline.hotline_id, website=hotline.website, proxy=ctx.settings.proxy)
+    if not hotline.website:
+        return obs, []
+    evidence: list[EvidenceFile] = []
+    cookies: dict[str, str] = {}
+    shot = ctx.evidence_path(hotline.hotline_id, "stability", "homepage.png")
+    async with ctx.browser.tab() as tab:
+        obs.page_load = await load_page(tab, hotline.website, ctx.settings.browser, shot)
+        if obs.page_load.ok:
+            cookies = {c["name"]: c["value"] for c in await tab.context.cookies()}
+    if obs.page_load.screenshot:
+        evidence.append(evidence_record(ctx, hotline.hotline_id, "stability", shot, "image/png"))
+        obs.page_load.screenshot = evidence[-1].path
+    obs.probes = await probe_series(
+        hotline.website, ctx.settings.probe, ctx.settings.proxy, ctx.probe_limiter, cookies
+    )
+    return obs, evidence

@@ -1,0 +1,77 @@
+"""The round's HTML report: one self-contained page, Chinese first, all page text escaped."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+
+from hotline_audit.files import write_atomically
+from hotline_audit.model import VERDICT_LABELS_ZH
+from hotline_audit.store import RoundData
+
+STATUS_ZH = {"running": "进行中或异常中断", "interrupted": "已中断", "failed": "失败", "finished": "已完成"}
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("reports", "templates"),
+    autoescape=True,  # crawled titles and texts are hostile: never render them as HTML
+    undefined=jinja2.StrictUndefined,
+)
+_env.filters["ms"] = lambda v: "–" if v is None else (f"{v / 1000:.1f} s" if v >= 1000 else f"{v:.0f} ms")
+
+
+def stability_rows(data: RoundData) -> list[dict]:
+    verdicts = {(v.hotline_id, v.check): v for v in data.verdicts}
+    rows = []
+    for h in data.hotlines:
+        v = verdicts.get((h.hotline_id, "stability"))
+        obs = data.observations.get((h.hotline_id, "stability"), {})
+        load = obs.get("page_load") or {}
+        metrics = v.metrics if v else {}
+        details = []
+        if load:
+            details.append(f"browser: status {load.get('status')} · {load.get('error') or 'loaded'} · "
+                           f"navigations {load.get('navigations')}")
+            if load.get("title"):
+                details.append(f"title: {load['title']}")
+            if load.get("newest_date"):
+                details.append(f"newest dated item: {load['newest_date']}")
+            details.extend(f"console: {e}" for e in load.get("console_errors", [])[:5])
+            details.extend(f"failed: {e}" for e in load.get("failed_requests", [])[:5])
+        errors = Counter(p.get("error_kind") for p in obs.get("probes", []) if not p.get("ok"))
+        if errors:
+            details.append("probe failures: " + ", ".join(f"{k} x{n}" for k, n in errors.most_common()))
+        rows.append({
+            "hotline": h,
+            "verdict": v.verdict.value if v else "not_audited",
+            "reason": v.reason if v else "未检测",
+            "reason_en": v.reason_en if v else "not audited in this round",
+            "confidence": v.confidence if v else None,
+            "rule": v.rule if v else "",
+            "median_ms": metrics.get("median_probe_ms"),
+            "load_ms": metrics.get("load_ms"),
+            "failures": metrics.get("failures"),
+            "attempts": metrics.get("attempts"),
+            "screenshot": next(iter(v.evidence), None) if v else None,
+            "details": details,
+            "search": " ".join([h.hotline_id, h.name, h.province, h.city]).lower(),
+        })
+    return rows
+
+
+def render_report(data: RoundData) -> str:
+    rows = stability_rows(data)
+    counts = Counter(r["verdict"] for r in rows)
+    labels = dict(VERDICT_LABELS_ZH, not_audited="未检测")
+    return _env.get_template("report.html.j2").render(
+        data=data, rows=rows, counts=sorted(counts.items(), key=lambda kv: -kv[1]), labels=labels,
+        done=len(data.done), status_zh=STATUS_ZH.get(data.status, data.status),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+    )
+
+
+def write_report(data: RoundData, path: Path) -> Path:
+    write_atomically(path, render_report(data).encode("utf-8"))
+    return path
