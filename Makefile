@@ -1,0 +1,38 @@
+# Two commands on a fresh Debian machine: `make demo` and `make test`.
+# Each bootstraps only what is missing: Debian's chromium + CJK fonts, a virtualenv, the package.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHROMIUM ?= $(or $(HOTLINE_AUDIT_BROWSER__EXECUTABLE),/usr/bin/chromium)
+PYTEST_WORKERS ?= 2
+
+.PHONY: bootstrap system demo test lint clean
+
+bootstrap: system $(STAMP)
+
+system:
+	@bash scripts/bootstrap-system.sh "$(CHROMIUM)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hotline-audit needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+demo: bootstrap
+	$(BIN)/hotline-audit demo --out demo-runs
+
+# pytest exits 5 when it ran no test: that is a failure, not a pass.
+test: bootstrap lint
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup; code=$$?; \
+	if [ $$code -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$code
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf demo-runs runs hotline-audit.db .pytest_cache

@@ -1,0 +1,61 @@
+"""Shared fixtures. Only loopback is ever contacted: simweb runs as a child process on
+127.0.0.1 and every audit reaches it through the proxy setting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fixtures.simweb import build_population, gold_rows, registry_rows
+from hotline_audit.audit import RoundPlan, run_round
+from hotline_audit.config import Settings, load_settings
+from hotline_audit.model import Hotline
+from hotline_audit.simweb_process import simweb_process
+from hotline_audit.store import RoundData, Store
+
+SEED, COUNT = 1, 24
+
+
+@pytest.fixture(scope="session")
+def simweb() -> Iterator[str]:
+    """simweb's proxy URL for the default test population."""
+    with simweb_process(SEED, COUNT) as proxy:
+        yield proxy
+
+
+def population_hotlines(seed: int = SEED, count: int = COUNT) -> list[Hotline]:
+    return [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(build_population(seed, count))]
+
+
+@dataclass
+class AuditedRound:
+    data: RoundData
+    round_dir: Path
+    gold: dict[tuple[str, str], str]
+    settings: Settings
+
+
+def audit_round(hotlines: list[Hotline], settings: Settings, name: str = "t") -> RoundData:
+    store = Store(settings.db)
+    run_id = store.begin_round(name, hotlines, tool_version="test", config_hash=settings.fingerprint(),
+                               settings={}, registry="test", proxy=settings.proxy)
+    asyncio.run(run_round(RoundPlan(name, hotlines, settings, "test"), store, run_id))
+    store.finish_round(run_id, "finished")
+    data = store.load_round(name)
+    assert data is not None
+    return data
+
+
+@pytest.fixture(scope="session")
+def stability_round(simweb: str, tmp_path_factory: pytest.TempPathFactory) -> AuditedRound:
+    """One full stability round over the default population, with default settings (the
+    census's 20 probes and 15 s timeout), shared by every test that judges its results."""
+    tmp = tmp_path_factory.mktemp("round")
+    settings = load_settings(None, proxy=simweb, out=tmp, db=f"sqlite:///{tmp / 'store.db'}")
+    data = audit_round(population_hotlines(), settings)
+    gold = {(g["hotline_id"], g["check"]): g["verdict"] for g in gold_rows(build_population(SEED, COUNT))}
+    return AuditedRound(data=data, round_dir=tmp / "t", gold=gold, settings=settings)

@@ -1,0 +1,115 @@
+"""simweb behaves as labelled, seen by a plain HTTP client through its proxy."""
+
+import re
+from collections import Counter
+from datetime import UTC, date, datetime
+
+import httpx
+import pytest
+
+from fixtures.simweb import build_population, gold_rows, registry_rows
+from fixtures.simweb.population import STABILITY_GOLD, TEMPLATES
+from fixtures.simweb.server import CHALLENGE_COOKIE, Clock, challenge_token
+
+from .conftest import COUNT, SEED
+
+
+def portal(trait):
+    return next(p for p in build_population(SEED, COUNT) if p.trait == trait)
+
+
+@pytest.fixture
+def client(simweb):
+    with httpx.Client(proxy=simweb, timeout=20, trust_env=False) as c:
+        yield c
+
+
+def test_population_is_deterministic_and_covers_every_trait_and_template():
+    a, b = build_population(7, 16), build_population(7, 16)
+    assert a == b
+    assert build_population(8, 16) != a
+    assert set(p.trait for p in a) == set(STABILITY_GOLD)
+    assert set(p.template for p in a if p.host) == set(TEMPLATES)
+    assert len({p.hotline_id for p in build_population(1, 100)}) == 100
+
+
+def test_registry_and_gold_agree_on_who_is_who():
+    portals = build_population(SEED, COUNT)
+    rows = registry_rows(portals)
+    gold = gold_rows(portals)
+    assert [r["hotline_id"] for r in rows] == [p.hotline_id for p in portals]
+    stability = {g["hotline_id"]: g["verdict"] for g in gold if g["check"] == "stability"}
+    assert stability == {p.hotline_id: STABILITY_GOLD[p.trait] for p in portals}
+    assert all(r["website"] == "" for r in rows if stability[r["hotline_id"]] == "no_channel")
+
+
+def test_healthy_portal_serves_chinese_homepage(client):
+    r = client.get(portal("healthy").website)
+    assert r.status_code == 200
+    assert "12345" in r.text and "热线" in r.text
+
+
+def test_js_challenge_blocks_a_plain_client_and_admits_one_with_the_cookie(client):
+    p = portal("js_challenge")
+    r = client.get(p.website)
+    assert r.status_code == 412 and "<script>" in r.text and "document.cookie" in r.text
+    r2 = client.get(p.website, headers={"Cookie": f"{CHALLENGE_COOKIE}={challenge_token(p.host)}"})
+    assert r2.status_code == 200
+
+
+def test_gbk_page_is_declared_utf8(client):
+    r = client.get(portal("gbk_mislabelled").website)
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    with pytest.raises(UnicodeDecodeError):
+        r.content.decode("utf-8")
+    assert "12345" in r.content.decode("gbk")
+
+
+def test_redirect_loop(client):
+    with pytest.raises(httpx.TooManyRedirects):
+        client.get(portal("redirect_loop").website, follow_redirects=True)
+
+
+def test_always_5xx(client):
+    assert client.get(portal("always_5xx").website).status_code >= 500
+
+
+def test_flapping_fails_more_than_the_census_allows(client):
+    p = portal("flapping")
+    statuses = Counter(client.get(p.website).status_code for _ in range(20))
+    assert statuses[502] / 20 >= 0.05 and statuses[200] > 0
+
+
+def test_unknown_host_answers_like_a_proxy_that_cannot_resolve(client):
+    r = client.get("http://www.nowhere12345.gov.cn.test/")
+    assert r.status_code == 502
+
+
+def test_hang_outlasts_a_timeout(client):
+    with pytest.raises(httpx.ReadTimeout):
+        client.get(portal("hang").website, timeout=1.5)
+
+
+def test_stale_homepage_newest_item_is_older_than_two_weeks(client):
+    p = portal("stale_homepage")
+    html = client.get(p.website).text
+    dates = [date.fromisoformat(f"{y}-{m}-{d}") for y, m, d in re.findall(r"(20\d\d)[-年](\d\d)[-月](\d\d)", html)]
+    today = Clock().today()
+    assert dates and (today - max(dates)).days == p.stale_days > 14
+    fresh = client.get(portal("healthy").website).text
+    fresh_dates = [date.fromisoformat(f"{y}-{m}-{d}") for y, m, d in re.findall(r"(20\d\d)[-年/](\d\d)[-月/](\d\d)", fresh)]
+    assert (today - max(fresh_dates)).days <= 2
+
+
+def test_clock_moves_by_days_and_to_a_date():
+    clock = Clock()
+    start = clock.now()
+    clock.advance(3)
+    assert 3 * 86400 - 5 < (clock.now() - start).total_seconds() < 3 * 86400 + 5
+    clock.set(datetime(2026, 10, 1, 9, 0, tzinfo=UTC))
+    assert clock.today() == date(2026, 10, 1)
+
+
+def test_clock_endpoint(simweb):
+    now = httpx.get(f"{simweb}/_clock", trust_env=False).json()["now"]
+    assert abs((datetime.fromisoformat(now) - datetime.now(UTC)).total_seconds()) < 60
