@@ -9,7 +9,7 @@ import io
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .config import Settings, load_settings
 from .registry import RegistryError, load_registry
+
+if TYPE_CHECKING:  # the browser stack loads only for commands that use it (fast --help)
+    from .audit import RoundPlan
+    from .store import HotlineResult, Store
 
 app = typer.Typer(help="Audit the internet side of China's 12345 hotlines (12345热线互联网端监测).",
                   no_args_is_help=True, add_completion=False)
@@ -62,14 +66,14 @@ def audit(
     config: ConfigOpt = None,
 ) -> None:
     """Run an audit round: every check for every hotline of the registry."""
-    from .audit import AuditInputError, check_output_dir, check_proxy, check_round_name, select_checks, select_hotlines
+    from . import audit as rounds
 
     settings = settings_from(config, proxy=proxy, out=out_dir, db=db)
     try:
-        check_round_name(round_name)
-        entries = select_hotlines(load_registry(registry), hotlines)
-        checks = select_checks(only)
-        check_proxy(settings.proxy)
+        rounds.check_round_name(round_name)
+        entries = rounds.select_hotlines(load_registry(registry), hotlines)
+        checks = rounds.select_checks(only)
+        rounds.check_proxy(settings.proxy)
     except RegistryError as exc:
         err.print(f"[bold red]error:[/] registry {exc.path} is not usable:", highlight=False)
         for problem in exc.problems[:50]:
@@ -78,28 +82,26 @@ def audit(
             err.print(f"  … and {len(exc.problems) - 50} more", highlight=False)
         err.print("Nothing was imported or audited.")
         raise typer.Exit(2) from None
-    except AuditInputError as exc:
+    except rounds.AuditInputError as exc:
         raise fail(str(exc)) from None
-    from .audit import RoundPlan
-
-    plan = RoundPlan(round_name=round_name, hotlines=entries, settings=settings,
-                     registry=str(registry), checks=checks)
+    plan = rounds.RoundPlan(round_name=round_name, hotlines=entries, settings=settings,
+                            registry=str(registry), checks=checks)
     try:
-        check_output_dir(plan.round_dir)
-    except AuditInputError as exc:
+        rounds.check_output_dir(plan.round_dir)
+    except rounds.AuditInputError as exc:
         raise fail(str(exc)) from None
     code = run_audit(plan)
     raise typer.Exit(code)
 
 
-def run_audit(plan: object) -> int:
+def run_audit(plan: RoundPlan) -> int:
     """Run a planned round with a progress bar; returns the exit code."""
     from journeys.browser import BrowserUnavailable
 
-    from .audit import RoundPlan, run_round, tool_version
+    from .audit import run_round, tool_version
+    from .model import Hotline
     from .store import Store
 
-    assert isinstance(plan, RoundPlan)
     settings = plan.settings
     try:
         store = Store(settings.db)
@@ -119,8 +121,8 @@ def run_audit(plan: object) -> int:
         with progress:
             task = progress.add_task(f"round {plan.round_name}", total=len(plan.hotlines), tally="")
 
-            def on_done(hotline: object, result: object) -> None:
-                for v in result.verdicts:  # type: ignore[attr-defined]
+            def on_done(hotline: Hotline, result: HotlineResult) -> None:
+                for v in result.verdicts:
                     tally[v.verdict.value] += 1
                 summary = " ".join(f"{k}:{n}" for k, n in sorted(tally.items()))
                 progress.update(task, advance=1, tally=summary)
@@ -129,9 +131,7 @@ def run_audit(plan: object) -> int:
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
-    except BrowserUnavailable as exc:
-        status = "failed"
-        store.finish_round(run_id, status)
+    except BrowserUnavailable as exc:  # status stays "failed"
         raise fail(str(exc)) from None
     finally:
         store.finish_round(run_id, status)
@@ -149,13 +149,10 @@ def run_audit(plan: object) -> int:
     return 0
 
 
-def write_round_outputs(store: object, round_name: str, round_dir: Path) -> dict[str, Path]:
+def write_round_outputs(store: Store, round_name: str, round_dir: Path) -> dict[str, Path]:
     from reports.html import write_report
     from reports.tables import write_channels_csv, write_verdicts_csv
 
-    from .store import Store
-
-    assert isinstance(store, Store)
     data = store.load_round(round_name)
     assert data is not None
     return {

@@ -1,0 +1,122 @@
+"""The command line: bad input gets a clear message and exit code 2, and nothing is written."""
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hotline_audit.cli import app
+
+runner = CliRunner()
+
+REGISTRY = "hotline_id,name,province,city,website\nnj,南京12345,江苏省,南京,http://www.nj12345.gov.cn.test/\n"
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "registry.csv").write_text(REGISTRY, encoding="utf-8")
+    return tmp_path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def audit(*args):
+    return runner.invoke(app, ["audit", *args])
+
+
+def assert_nothing_written(workdir: Path):
+    assert not (workdir / "hotline-audit.db").exists()
+    assert not (workdir / "runs").exists()
+
+
+def test_missing_registry(workdir):
+    r = audit("--registry", "nope.csv", "--round", "r1")
+    assert r.exit_code == 2 and "file not found" in r.output
+    assert_nothing_written(workdir)
+
+
+def test_malformed_registry_names_line_and_field(workdir):
+    (workdir / "bad.csv").write_text(REGISTRY + "x y,苏州,,苏州,\n", encoding="utf-8")
+    r = audit("--registry", "bad.csv", "--round", "r1")
+    assert r.exit_code == 2
+    assert "line 3: field 'hotline_id'" in r.output and "line 3: field 'province'" in r.output
+    assert "Nothing was imported" in r.output
+    assert_nothing_written(workdir)
+
+
+def test_unknown_hotline_id(workdir):
+    r = audit("--registry", "registry.csv", "--round", "r1", "--hotlines", "nj,shanghai")
+    assert r.exit_code == 2 and "shanghai" in r.output
+    assert_nothing_written(workdir)
+
+
+def test_unknown_check(workdir):
+    r = audit("--registry", "registry.csv", "--round", "r1", "--only", "speed")
+    assert r.exit_code == 2 and "unknown check" in r.output
+    assert_nothing_written(workdir)
+
+
+def test_unreachable_proxy(workdir):
+    r = audit("--registry", "registry.csv", "--round", "r1", "--proxy", f"http://127.0.0.1:{free_port()}")
+    assert r.exit_code == 2 and "unreachable" in r.output
+    assert_nothing_written(workdir)
+
+
+def test_bad_round_name(workdir):
+    r = audit("--registry", "registry.csv", "--round", "../etc")
+    assert r.exit_code == 2 and "plain name" in r.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and sys.platform == "linux", reason="root can write anywhere")
+def test_unwritable_output_dir_as_user(workdir):
+    locked = workdir / "locked"
+    locked.mkdir(mode=0o500)
+    r = audit("--registry", "registry.csv", "--round", "r1", "--out", str(locked))
+    assert r.exit_code == 2 and "cannot write" in r.output
+
+
+def test_unwritable_output_dir(workdir):
+    # A path under a regular file can never be created, even by root.
+    (workdir / "file").write_text("x")
+    r = audit("--registry", "registry.csv", "--round", "r1", "--out", str(workdir / "file" / "out"))
+    assert r.exit_code == 2 and "cannot write" in r.output
+    assert not (workdir / "hotline-audit.db").exists()
+
+
+def test_report_for_unknown_round(workdir):
+    r = runner.invoke(app, ["report", "--round", "nope", "--db", f"sqlite:///{workdir / 's.db'}"])
+    assert r.exit_code == 2 and "no round 'nope'" in r.output
+
+
+def test_simweb_registry_and_gold_files(workdir):
+    r = runner.invoke(app, ["simweb", "registry", "--seed", "3", "--count", "16", "-o", "reg.csv"])
+    assert r.exit_code == 0
+    g = runner.invoke(app, ["simweb", "gold", "--seed", "3", "--count", "16", "-o", "gold.csv"])
+    assert g.exit_code == 0
+    with open("reg.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    with open("gold.csv", encoding="utf-8") as f:
+        gold = list(csv.DictReader(f))
+    assert len(rows) == 16 and {"hotline_id", "name", "province", "city", "website"} <= set(rows[0])
+    assert sum(1 for g in gold if g["check"] == "stability") == 16
+    assert {g["verdict"] for g in gold if g["check"] == "stability"} == {"ok", "degraded", "down", "no_channel"}
+
+
+def test_simweb_serve_reports_a_busy_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "hotline_audit", "simweb", "serve", "--port", str(port)],
+                              capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "cannot listen" in proc.stderr

@@ -1,0 +1,83 @@
+"""Our own failures are never a hotline's: proxy gone → tool_error; Ctrl-C → a clean stop
+and a round that can be rerun."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fixtures.simweb import build_population, registry_rows
+from hotline_audit.config import load_settings
+from hotline_audit.store import Store
+
+from .conftest import COUNT, SEED, audit_round, population_hotlines
+
+pytestmark = pytest.mark.browser
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_proxy_gone_mid_round_is_tool_error_never_down(tmp_path):
+    hotlines = [h for h in population_hotlines() if h.website][:3]
+    settings = load_settings(None, proxy=f"http://127.0.0.1:{closed_port()}", out=tmp_path,
+                             db=f"sqlite:///{tmp_path / 's.db'}", probe={"count": 3, "spacing_s": 0.1})
+    data = audit_round(hotlines, settings)
+    verdicts = [v.verdict.value for v in data.verdicts]
+    assert verdicts == ["tool_error"] * 3
+
+
+def write_registry(path, portals):
+    rows = registry_rows(portals)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(",".join(rows[0]) + "\n")
+        for r in rows:
+            f.write(",".join(r.values()) + "\n")
+
+
+def test_ctrl_c_stops_cleanly_and_the_round_can_be_rerun(tmp_path, simweb):
+    portals = [p for p in build_population(SEED, COUNT) if p.trait == "healthy"]
+    write_registry(tmp_path / "reg.csv", portals)
+    env = dict(os.environ, HOTLINE_AUDIT_PROBE__COUNT="4", HOTLINE_AUDIT_PROBE__SPACING_S="0.5",
+               HOTLINE_AUDIT_HOTLINES_IN_FLIGHT="2")
+    cmd = [sys.executable, "-m", "hotline_audit", "audit", "--registry", "reg.csv", "--round", "r1",
+           "--proxy", simweb]
+    db = Store(f"sqlite:///{tmp_path / 'hotline-audit.db'}")
+
+    # Like Ctrl-C in a terminal: SIGINT to the whole process group (Chromium and driver too).
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        data = db.load_round("r1")
+        if data and len(data.done) >= 2:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the round saved no hotline within 60 s")
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted" in err and "Traceback" not in err, err
+    print(err[-600:])
+
+    data = db.load_round("r1")
+    assert data.status == "interrupted"
+    assert 2 <= len(data.done) < len(portals)
+    judged = {v.hotline_id for v in data.verdicts}
+    assert judged == data.done  # whole hotlines only: a verdict exactly where saved
+    assert "本轮状态" in (tmp_path / "runs" / "r1" / "report.html").read_text(encoding="utf-8")
+
+    rerun = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    data = db.load_round("r1")
+    assert data.status == "finished" and data.done == {p.hotline_id for p in portals}
+    assert sorted(v.hotline_id for v in data.verdicts) == sorted(p.hotline_id for p in portals)
