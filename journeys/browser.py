@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,11 +39,27 @@ class PageEvents:
     console_errors: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     navigations: list[int] = field(default_factory=list)
+    in_flight: set[Request] = field(default_factory=set)
+    last_activity: float = 0.0  # time.monotonic() of the last request start or end
 
     def reset(self) -> None:
         self.console_errors.clear()
         self.failed_requests.clear()
         self.navigations.clear()
+        self.in_flight.clear()
+        self.last_activity = time.monotonic()
+
+    async def settle(self, quiet_s: float, max_s: float) -> bool:
+        """Wait until no request has been in flight for ``quiet_s`` (at most ``max_s``).
+
+        Playwright's "networkidle" always waits 500 ms; most pages are quiet far sooner, and
+        this also catches a reload started by a script (JS challenges) or an SPA's API call."""
+        deadline = time.monotonic() + max_s
+        while time.monotonic() < deadline:
+            if not self.in_flight and time.monotonic() - self.last_activity >= quiet_s:
+                return True
+            await asyncio.sleep(0.025)
+        return False
 
 
 @dataclass
@@ -161,7 +178,16 @@ def _listen(page: Page, events: PageEvents) -> None:
         if msg.type == "error":
             events.console_errors.append(msg.text[:300])
 
+    def on_request(req: Request) -> None:
+        events.in_flight.add(req)
+        events.last_activity = time.monotonic()
+
+    def on_finished(req: Request) -> None:
+        events.in_flight.discard(req)
+        events.last_activity = time.monotonic()
+
     def on_failed(req: Request) -> None:
+        on_finished(req)
         events.failed_requests.append(f"{req.failure or 'failed'} {req.url[:300]}")
 
     def on_response(resp: Response) -> None:
@@ -173,5 +199,7 @@ def _listen(page: Page, events: PageEvents) -> None:
 
     page.on("console", on_console)
     page.on("pageerror", lambda err: events.console_errors.append(f"pageerror: {str(err)[:300]}"))
+    page.on("request", on_request)
+    page.on("requestfinished", on_finished)
     page.on("requestfailed", on_failed)
     page.on("response", on_response)

@@ -75,6 +75,17 @@ def classify_browser_error(message: str) -> tuple[str, str]:
     return "navigation", "site"
 
 
+async def _stop_loading(tab: Tab) -> None:
+    try:
+        cdp = await tab.context.new_cdp_session(tab.page)
+        try:
+            await cdp.send("Page.stopLoading")
+        finally:
+            await cdp.detach()
+    except PlaywrightError:
+        pass
+
+
 def newest_date(triples: list[list[int]], today: date) -> tuple[int, str | None]:
     """How many valid dates were found, and the newest not in the future (ISO)."""
     found = []
@@ -107,13 +118,17 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
 
     if result.error_kind is None:
         # JS challenges reload the page and single-page apps fetch their content after "load".
+        await tab.events.settle(quiet_s=0.15, max_s=settings.settle_s)
         try:
-            await page.wait_for_load_state("networkidle", timeout=settings.settle_s * 1000)
+            await page.wait_for_load_state("load", timeout=settings.settle_s * 1000)
         except PlaywrightTimeout:
             pass
         except PlaywrightError as exc:
             result.error_kind, result.side = classify_browser_error(str(exc))
             result.error = str(exc).splitlines()[0][:300]
+    elif result.error_kind == "timeout":
+        # Stop the navigation so what the citizen sees after the timeout can be captured.
+        await _stop_loading(tab)
 
     result.navigations = list(tab.events.navigations)
     if result.navigations:
@@ -135,8 +150,8 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
                     result.error_kind = "browser"
                     result.error = (str(exc).splitlines() or ["browser did not answer"])[0][:300]
         elif screenshot is not None:
-            # Still navigating or showing Chromium's error page: evaluating scripts could wait
-            # forever, but a picture of what the citizen sees is still evidence.
+            # Chromium's error page or a stopped load: a picture of what the citizen sees is
+            # evidence, but scripts are not evaluated (a half-loaded page may never answer).
             try:
                 async with asyncio.timeout(5):
                     await _screenshot(page, screenshot, settings, settings.viewport_height)
