@@ -7,8 +7,15 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from fixtures.simweb import build_population, gold_rows, registry_rows
-from fixtures.simweb.population import STABILITY_GOLD, TEMPLATES
+from fixtures.simweb import (
+    DEFAULT_COUNT,
+    build_population,
+    gold_rows,
+    population_rates,
+    registry_rows,
+)
+from fixtures.simweb.gold import CHANNEL_KINDS
+from fixtures.simweb.population import CANNOT_SUBMIT_REASONS, STABILITY_GOLD, TEMPLATES
 from fixtures.simweb.server import CHALLENGE_COOKIE, Clock, challenge_token
 
 from .conftest import COUNT, SEED
@@ -24,13 +31,39 @@ def client(simweb):
         yield c
 
 
-def test_population_is_deterministic_and_covers_every_trait_and_template():
-    a, b = build_population(7, 16), build_population(7, 16)
+def test_population_is_deterministic_and_covers_every_trait():
+    a, b = build_population(7, 24), build_population(7, 24)
     assert a == b
-    assert build_population(8, 16) != a
+    assert build_population(8, 24) != a
     assert set(p.trait for p in a) == set(STABILITY_GOLD)
-    assert set(p.template for p in a if p.host) == set(TEMPLATES)
-    assert len({p.hotline_id for p in build_population(1, 100)}) == 100
+    assert len({p.hotline_id for p in build_population(1, 300)}) == 300
+
+
+def test_default_population_matches_the_2019_census_and_the_2021_rates():
+    portals = build_population()
+    assert len(portals) == DEFAULT_COUNT == 344
+    assert Counter(p.site_kind for p in portals) == {"standalone": 107, "gov_column": 71, "h5_only": 7, "none": 159}
+    assert set(p.template for p in portals if p.host) == set(TEMPLATES)
+    for row in population_rates(portals):
+        assert abs(row["gap_hotlines"]) <= 1, row
+    assert len({p.province for p in portals}) == 31
+    assert all(re.fullmatch(r"\d{6}", p.adcode) for p in portals)
+    assert Counter(p.tier for p in portals).keys() == {"一线", "新一线", "二线", "三线", "四线", "五线"}
+    assert {p.cannot_reason for p in portals if p.effectiveness == "cannot_submit"} == set(CANNOT_SUBMIT_REASONS)
+
+
+def test_gold_lists_every_channel_kind_in_canonical_form():
+    gold = gold_rows(build_population())
+    kinds = {g["check"].removeprefix("channel.") for g in gold if g["check"].startswith("channel.")}
+    assert kinds == set(CHANNEL_KINDS)
+    for g in gold:
+        value = g["verdict"]
+        if g["check"] == "channel.wechat":
+            assert re.fullmatch(r"gh_[0-9a-f]{12}", value) or value.startswith("http://weixin.qq.com/r/")
+        elif g["check"] == "channel.mini_program":
+            assert re.fullmatch(r"wx[0-9a-f]{16}", value)
+        elif g["check"].startswith("channel."):
+            assert value.startswith(("http://", "https://")) and "#" not in value
 
 
 def test_registry_and_gold_agree_on_who_is_who():
@@ -39,7 +72,7 @@ def test_registry_and_gold_agree_on_who_is_who():
     gold = gold_rows(portals)
     assert [r["hotline_id"] for r in rows] == [p.hotline_id for p in portals]
     stability = {g["hotline_id"]: g["verdict"] for g in gold if g["check"] == "stability"}
-    assert stability == {p.hotline_id: STABILITY_GOLD[p.trait] for p in portals}
+    assert stability == {p.hotline_id: STABILITY_GOLD[p.trait] if p.website else "no_channel" for p in portals}
     assert all(r["website"] == "" for r in rows if stability[r["hotline_id"]] == "no_channel")
 
 
@@ -90,15 +123,20 @@ def test_hang_outlasts_a_timeout(client):
         client.get(portal("hang").website, timeout=1.5)
 
 
+def dated_items(client, p):
+    text = client.get(p.website).text
+    if p.template == "spa":  # the page renders its notices from the JSON API
+        text += client.get(f"http://{p.host}/api/portal/home").text
+    found = re.findall(r"(20\d\d)[-年/](\d\d)[-月/](\d\d)", text)
+    return [date(int(y), int(m), int(d)) for y, m, d in found]
+
+
 def test_stale_homepage_newest_item_is_older_than_two_weeks(client):
     p = portal("stale_homepage")
-    html = client.get(p.website).text
-    dates = [date.fromisoformat(f"{y}-{m}-{d}") for y, m, d in re.findall(r"(20\d\d)[-年](\d\d)[-月](\d\d)", html)]
     today = Clock().today()
+    dates = dated_items(client, p)
     assert dates and (today - max(dates)).days == p.stale_days > 14
-    fresh = client.get(portal("healthy").website).text
-    fresh_dates = [date.fromisoformat(f"{y}-{m}-{d}") for y, m, d in re.findall(r"(20\d\d)[-年/](\d\d)[-月/](\d\d)", fresh)]
-    assert (today - max(fresh_dates)).days <= 2
+    assert (today - max(dated_items(client, portal("healthy")))).days <= 2
 
 
 def test_clock_moves_by_days_and_to_a_date():

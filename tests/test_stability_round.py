@@ -54,7 +54,8 @@ def test_todays_greeting_is_not_taken_for_an_update(stability_round):
 
 
 def test_single_page_app_content_is_read_after_scripts_run(stability_round):
-    spa = [p for p in build_population(SEED, COUNT) if p.template == "spa" and p.trait == "healthy"]
+    spa = [p for p in build_population(SEED, COUNT)
+           if p.template == "spa" and p.trait in ("healthy", "js_challenge", "stale_homepage", "slow")]
     assert spa
     for p in spa:
         load = stability_round.data.observations[(p.hotline_id, "stability")]["page_load"]
