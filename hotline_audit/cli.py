@@ -238,6 +238,28 @@ def simweb_gold(
     _write_rows(gold_rows(build_population(seed, count)), output)
 
 
+@simweb_app.command("stats")
+def simweb_stats(seed: SeedOpt = 1, count: CountOpt = 344) -> None:
+    """Print the population's problem rates beside the 2021 report's (and its channel mix)."""
+    from rich.table import Table
+
+    from fixtures.simweb import build_population, population_rates
+
+    portals = build_population(seed, count)
+    table = Table(title=f"simweb seed {seed}: {count} hotlines vs the 2021 report (12345热线监测研究报告)")
+    for col in ("problem", "2021 report", "simweb", "of", "simweb rate", "gap (hotlines)"):
+        table.add_column(col, justify="left" if col == "problem" else "right", no_wrap=col == "problem")
+    labels = {"nowhere_to_search": "无处查", "inaccurate_search": "查不准", "cannot_submit": "无法提交",
+              "no_progress": "无法显示受理进度", "no_reply": "无回应", "not_solved": "不能解决"}
+    for row in population_rates(portals):
+        table.add_row(f"{labels[row['problem']]} {row['problem']}", f"{row['report_rate']:.2%}",
+                      str(row["count"]), str(row["of"]), f"{row['rate']:.2%}", f"{row['gap_hotlines']:+.2f}")
+    out.print(table)
+    kinds = Counter(p.site_kind for p in portals)
+    out.print("channel mix (2019 census at 344: standalone 107, gov_column 71, h5_only 7, none 159): "
+              + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 

@@ -120,3 +120,14 @@ def test_simweb_serve_reports_a_busy_port():
         proc = subprocess.run([sys.executable, "-m", "hotline_audit", "simweb", "serve", "--port", str(port)],
                               capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "cannot listen" in proc.stderr
+
+
+def test_simweb_stats_prints_each_2021_rate_beside_the_population():
+    r = runner.invoke(app, ["simweb", "stats"], env={"COLUMNS": "160"})
+    assert r.exit_code == 0
+    for label, report in (("无处查", "15.15%"), ("查不准", "16.96%"), ("无法提交", "12.71%"),
+                          ("无回应", "21.51%"), ("不能解决", "16.46%")):
+        line = next(line for line in r.output.splitlines() if label in line)
+        assert report in line
+        gap = float(line.split("│")[-2].strip())
+        assert abs(gap) <= 1
