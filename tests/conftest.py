@@ -59,3 +59,10 @@ def stability_round(simweb: str, tmp_path_factory: pytest.TempPathFactory) -> Au
     data = audit_round(population_hotlines(), settings)
     gold = {(g["hotline_id"], g["check"]): g["verdict"] for g in gold_rows(build_population(SEED, COUNT))}
     return AuditedRound(data=data, round_dir=tmp / "t", gold=gold, settings=settings)
+
+
+@pytest.fixture(scope="session")
+def simweb_full() -> Iterator[str]:
+    """simweb's proxy URL for the default population (344 hotlines)."""
+    with simweb_process(SEED, 344) as proxy:
+        yield proxy
