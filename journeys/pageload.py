@@ -38,7 +38,7 @@ SITE_ERROR_KINDS = {
     "ERR_EMPTY_RESPONSE": "protocol",
     "ERR_TIMED_OUT": "timeout",
     "ERR_CONNECTION_TIMED_OUT": "timeout",
-    "ERR_SSL_PROTOCOL_ERROR": "tls",
+    "ERR_SSL_": "tls",
     "ERR_CERT_": "tls",
     "ERR_HTTP_RESPONSE_CODE_FAILURE": "http_status",
     "ERR_INVALID_RESPONSE": "protocol",

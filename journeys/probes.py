@@ -7,6 +7,7 @@ monitoring schedule does; so a round's probing takes about ``count * spacing + t
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from urllib.parse import urlsplit
 
@@ -72,6 +73,8 @@ async def probe_once(client: httpx.AsyncClient, url: str, settings: ProbeSetting
     except httpx.ProxyError as exc:
         return done(ok=False, error_kind="proxy", error=str(exc)[:200] or "proxy error", side="tool")
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        if isinstance(exc.__cause__ or exc.__context__, ssl.SSLError) or "SSL" in str(exc):
+            return done(ok=False, error_kind="tls", error=str(exc.__cause__ or exc)[:200])
         if via_proxy:  # every connection goes to the proxy: failing to reach it is on our side
             return done(ok=False, error_kind="proxy_unreachable", error=str(exc)[:200] or "cannot reach proxy", side="tool")
         return done(ok=False, error_kind="connect", error=str(exc)[:200] or "connection failed")

@@ -99,16 +99,16 @@ def test_report_for_unknown_round(workdir):
 
 
 def test_simweb_registry_and_gold_files(workdir):
-    r = runner.invoke(app, ["simweb", "registry", "--seed", "3", "--count", "16", "-o", "reg.csv"])
+    r = runner.invoke(app, ["simweb", "registry", "--seed", "3", "--count", "24", "-o", "reg.csv"])
     assert r.exit_code == 0
-    g = runner.invoke(app, ["simweb", "gold", "--seed", "3", "--count", "16", "-o", "gold.csv"])
+    g = runner.invoke(app, ["simweb", "gold", "--seed", "3", "--count", "24", "-o", "gold.csv"])
     assert g.exit_code == 0
     with open("reg.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     with open("gold.csv", encoding="utf-8") as f:
         gold = list(csv.DictReader(f))
-    assert len(rows) == 16 and {"hotline_id", "name", "province", "city", "website"} <= set(rows[0])
-    assert sum(1 for g in gold if g["check"] == "stability") == 16
+    assert len(rows) == 24 and {"hotline_id", "name", "province", "city", "website"} <= set(rows[0])
+    assert sum(1 for g in gold if g["check"] == "stability") == 24
     assert {g["verdict"] for g in gold if g["check"] == "stability"} == {"ok", "degraded", "down", "no_channel"}
 
 

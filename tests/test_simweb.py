@@ -127,7 +127,9 @@ def dated_items(client, p):
     text = client.get(p.website).text
     if p.template == "spa":  # the page renders its notices from the JSON API
         text += client.get(f"http://{p.host}/api/portal/home").text
-    found = re.findall(r"(20\d\d)[-年/](\d\d)[-月/](\d\d)", text)
+    # dated items are links with a date; the "今天是…" greeting has no link
+    linked = "\n".join(line for line in text.splitlines() if "<a " in line or '"title"' in line)
+    found = re.findall(r"(20\d\d)[-年/](\d\d)[-月/](\d\d)", linked)
     return [date(int(y), int(m), int(d)) for y, m, d in found]
 
 
@@ -151,3 +153,13 @@ def test_clock_moves_by_days_and_to_a_date():
 def test_clock_endpoint(simweb):
     now = httpx.get(f"{simweb}/_clock", trust_env=False).json()["now"]
     assert abs((datetime.fromisoformat(now) - datetime.now(UTC)).total_seconds()) < 60
+
+
+def test_tls_error_portal_fails_the_handshake_through_the_proxy(simweb):
+    p = portal("tls_error")
+    assert p.website.startswith("https://")
+    with httpx.Client(proxy=simweb, timeout=10, trust_env=False) as c, pytest.raises(httpx.ConnectError) as info:
+        c.get(p.website)
+    assert "HANDSHAKE_FAILURE" in repr(info.value.__cause__ or info.value.__context__)
+    with httpx.Client(proxy=simweb, timeout=10, trust_env=False) as c, pytest.raises(httpx.ProxyError):
+        c.get(f"https://{portal('healthy').host}/")  # simweb serves the others over plain HTTP
