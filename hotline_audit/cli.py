@@ -4,8 +4,6 @@ the library. Bad input exits with code 2 before anything is written."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import sys
 from collections import Counter
 from pathlib import Path
@@ -200,15 +198,14 @@ def simweb_serve(
 
 
 def _write_rows(rows: list[dict[str, str]], output: Path | None) -> None:
-    buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    from .files import csv_bytes, write_atomically
+
+    data = csv_bytes(rows)
     if output is None:
-        sys.stdout.write(buf.getvalue())
+        sys.stdout.write(data.decode("utf-8"))
         return
     try:
-        output.write_text(buf.getvalue(), encoding="utf-8")
+        write_atomically(output, data)
     except OSError as exc:
         raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
     err.print(f"wrote {len(rows)} rows to {output}")

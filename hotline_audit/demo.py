@@ -12,6 +12,7 @@ from fixtures.simweb import build_population, gold_rows, registry_rows
 
 from .audit import RoundPlan
 from .config import load_settings
+from .files import csv_bytes, write_atomically
 from .simweb_process import simweb_process
 
 console = Console()
@@ -21,11 +22,7 @@ def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPla
     out_dir.mkdir(parents=True, exist_ok=True)
     portals = build_population(seed, count)
     registry = out_dir / "registry.csv"
-    with registry.open("w", encoding="utf-8", newline="") as f:
-        rows = registry_rows(portals)
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_atomically(registry, csv_bytes(registry_rows(portals)))
     console.print(f"Starting simweb ({count} simulated hotlines, seed {seed}) …")
     with simweb_process(seed, count) as proxy:
         console.print(f"simweb is the proxy at {proxy}; auditing …")

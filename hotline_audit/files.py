@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+
+def csv_bytes(rows: Iterable[Mapping[str, object]], columns: list[str] | None = None) -> bytes:
+    """UTF-8 CSV with a header row (``columns``, or the first row's keys)."""
+    rows = list(rows)
+    fields = columns or (list(rows[0]) if rows else [])
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode("utf-8")
 
 
 def write_atomically(path: Path, data: bytes) -> None:

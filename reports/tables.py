@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
-from hotline_audit.files import write_atomically
+from hotline_audit.files import csv_bytes, write_atomically
 from hotline_audit.model import VERDICT_LABELS_ZH
 from hotline_audit.store import RoundData
 
@@ -15,14 +13,6 @@ VERDICT_COLUMNS = [
     "reason_en", "confidence", "evidence", "rule",
 ]
 CHANNEL_COLUMNS = ["hotline_id", "kind", "value", "found_on", "element", "text", "excerpt"]
-
-
-def _csv(columns: list[str], rows: list[dict]) -> bytes:
-    buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8")
 
 
 def write_verdicts_csv(data: RoundData, path: Path) -> Path:
@@ -37,11 +27,11 @@ def write_verdicts_csv(data: RoundData, path: Path) -> Path:
             "reason_en": v.reason_en, "confidence": f"{v.confidence:.2f}",
             "evidence": ";".join(v.evidence), "rule": v.rule,
         })
-    write_atomically(path, _csv(VERDICT_COLUMNS, rows))
+    write_atomically(path, csv_bytes(rows, VERDICT_COLUMNS))
     return path
 
 
 def write_channels_csv(data: RoundData, path: Path) -> Path:
     rows = [c.model_dump() for c in data.channels]
-    write_atomically(path, _csv(CHANNEL_COLUMNS, rows))
+    write_atomically(path, csv_bytes(rows, CHANNEL_COLUMNS))
     return path

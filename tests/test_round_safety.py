@@ -12,6 +12,7 @@ import pytest
 
 from fixtures.simweb import build_population, registry_rows
 from hotline_audit.config import load_settings
+from hotline_audit.files import csv_bytes
 from hotline_audit.store import Store
 
 from .conftest import COUNT, SEED, audit_round, population_hotlines
@@ -35,11 +36,7 @@ def test_proxy_gone_mid_round_is_tool_error_never_down(tmp_path):
 
 
 def write_registry(path, portals):
-    rows = registry_rows(portals)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(",".join(rows[0]) + "\n")
-        for r in rows:
-            f.write(",".join(r.values()) + "\n")
+    path.write_bytes(csv_bytes(registry_rows(portals)))
 
 
 def test_ctrl_c_stops_cleanly_and_the_round_can_be_rerun(tmp_path, simweb):
