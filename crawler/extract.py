@@ -1,0 +1,234 @@
+"""Find a hotline's channels on one page: pure functions over HTML, no network.
+
+The signals are what a citizen sees: the short visible text of links and buttons, the shape
+of forms (one text box and a search button), the words beside a QR code, ids printed on the
+page. Hidden links (暗链) are ignored; off-site links are recorded, never followed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import yaml
+from parsel import Selector
+
+from hotline_audit.model import Channel
+
+GH_ID = re.compile(r"\bgh_[0-9a-f]{12}\b")
+APP_ID = re.compile(r"\bwx[0-9a-f]{16}\b")
+HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|(left|top)\s*:\s*-\d{3,}px|font-size\s*:\s*0|"
+    r"(height|width)\s*:\s*0(px)?\s*;[^\"]*overflow\s*:\s*hidden", re.I)
+APP_URL = re.compile(r"\.apk(\?|$)|apps\.apple\.com|itunes\.apple\.com|app\.mi\.com|sj\.qq\.com", re.I)
+WEIBO_URL = re.compile(r"^https?://(www\.)?weibo\.(com|cn)/", re.I)
+JS_ENDPOINT = re.compile(r"""["'](?P<url>(?:https?:)?//[^"'\s?]+|/[^"'\s?]*)\?(?P<param>[A-Za-z_]\w*)=["']""")
+MAX_NAV_TEXT = 12  # longer link texts are article titles, not entries
+DATE = re.compile(r"20\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}|\b\d{1,2}-\d{1,2}\b")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    words: dict[str, tuple[str, ...]]
+
+    def kind_of(self, text: str) -> str | None:
+        """The channel kind a short link text names, or None."""
+        text = re.sub(r"\s+", "", text)
+        if not text or len(text) > MAX_NAV_TEXT:
+            return None
+        # Most specific first: "在线咨询机器人" is the robot, not a submission form.
+        for kind in ("track", "robot", "knowledge_base", "submit", "app", "h5"):
+            if any(w in text for w in self.words[kind]):
+                return kind
+        return None
+
+    def says(self, group: str, text: str) -> bool:
+        return any(w in text for w in self.words[group])
+
+
+@cache
+def load_lexicon() -> Lexicon:
+    data = yaml.safe_load(resources.files("crawler").joinpath("lexicon.yaml").read_text("utf-8"))
+    return Lexicon({k: tuple(v) for k, v in data.items()})
+
+
+@dataclass
+class QrImage:
+    """A QR-looking image to fetch and decode, with the words around it."""
+
+    url: str
+    context: str
+    element: str
+    page_qr: bool  # its caption says "open this page on your phone"
+
+
+@dataclass
+class PageFindings:
+    channels: list[Channel] = field(default_factory=list)
+    follow: list[str] = field(default_factory=list)  # same-site pages worth a visit
+    frames: list[str] = field(default_factory=list)  # iframes (search boxes live there too)
+    qr_images: list[QrImage] = field(default_factory=list)
+    offsite: list[tuple[str, str]] = field(default_factory=list)  # (url, text) not followed
+    hidden_links: int = 0
+
+
+def canonical_url(url: str) -> str:
+    """channels.csv's one form of a URL: lower-case scheme and host, path, query, no fragment."""
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", "", ""))
+
+
+def css_path(node: Selector) -> str:
+    """A readable CSS path of an element, for provenance."""
+    names = []
+    for el in [node.root, *node.root.iterancestors()]:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if not tag or tag in ("html", "body"):
+            continue
+        ident = el.get("id")
+        cls = (el.get("class") or "").split()
+        names.append(f"{tag}#{ident}" if ident else f"{tag}.{cls[0]}" if cls else tag)
+        if ident:
+            break
+    return " > ".join(reversed(names))
+
+
+def is_hidden(node: Selector) -> bool:
+    for el in [node.root, *node.root.iterancestors()]:
+        if not isinstance(el.tag, str):
+            continue
+        if HIDDEN_STYLE.search(el.get("style") or "") or el.get("hidden") is not None:
+            return True
+    return False
+
+
+def text_of(node: Selector) -> str:
+    return re.sub(r"\s+", " ", " ".join(node.xpath(".//text()").getall())).strip()
+
+
+def in_dated_row(node: Selector) -> bool:
+    """A link in a list row that carries a date (news and article lists)."""
+    for el in node.root.iterancestors():
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag in ("li", "tr", "dd", "dt", "p", "div"):
+            row = " ".join(el.itertext())
+            return len(row) < 200 and bool(DATE.search(row))
+    return False
+
+
+def decode_html(body: bytes, declared: str | None) -> tuple[str, str]:
+    """Text of a page and the charset that decoded it. Many portals declare UTF-8 and send
+    GBK: when the declared charset fails, GB18030 (a superset of GBK) is tried."""
+    for charset in dict.fromkeys([c for c in ((declared or "").lower() or "utf-8", "utf-8", "gb18030") if c]):
+        try:
+            return body.decode(charset), charset
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return body.decode("utf-8", "replace"), "utf-8?"
+
+
+def same_site(url: str, site_hosts: set[str]) -> bool:
+    return (urlsplit(url).hostname or "") in site_hosts
+
+
+def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon: Lexicon | None = None) -> PageFindings:
+    """Everything one page says about the hotline's channels."""
+    lexicon = lexicon or load_lexicon()
+    sel = Selector(text=html)
+    found = PageFindings()
+
+    def add(kind: str, value: str, node: Selector | None, text: str = "") -> None:
+        excerpt = node.get()[:300] if node is not None else None
+        found.channels.append(Channel(hotline_id=hotline_id, kind=kind, value=value, found_on=url,
+                                      element=css_path(node) if node is not None else None,
+                                      text=text[:200] or None, excerpt=excerpt))
+
+    for a in sel.css("a[href]"):
+        href = (a.attrib.get("href") or "").strip()
+        if not href or href.startswith(("javascript:", "mailto:", "tel:", "#")):
+            continue
+        if is_hidden(a):
+            found.hidden_links += 1
+            continue
+        target = urljoin(url, href)
+        text = text_of(a) or a.attrib.get("title", "")
+        if WEIBO_URL.match(target):
+            add("weibo", canonical_url(target), a, text)
+            continue
+        if APP_URL.search(target):
+            continue  # download files themselves; the page that offers them is the channel
+        kind = lexicon.kind_of(text)
+        if kind is not None and in_dated_row(a):
+            kind = None  # "常见问题解答" in a dated news list is an article, not the entry
+        if kind == "h5" or (kind is None and not same_site(target, site_hosts)):
+            if kind == "h5":
+                add("h5", canonical_url(target), a, text)
+            else:
+                found.offsite.append((target, text))
+            continue
+        if kind is not None:
+            add(kind, canonical_url(target), a, text)
+        if same_site(target, site_hosts) and target.startswith(("http://", "https://")):
+            found.follow.append(canonical_url(target))
+
+    for frame in sel.css("iframe[src]"):
+        if not is_hidden(frame):
+            found.frames.append(canonical_url(urljoin(url, frame.attrib["src"])))
+
+    for form in sel.css("form"):
+        if is_hidden(form) or form.css("input[type=password], textarea"):
+            continue
+        boxes = [i for i in form.css("input") if (i.attrib.get("type") or "text").lower() in ("text", "search")]
+        if len(boxes) != 1:
+            continue
+        words = " ".join([text_of(form), *(b.attrib.get("placeholder", "") for b in boxes),
+                          *form.css("input[type=submit]::attr(value), button::text").getall()])
+        if (form.attrib.get("method") or "get").lower() == "get" and lexicon.says("search", words):
+            add("search", without_query(urljoin(url, form.attrib.get("action") or url)), form, words.strip())
+
+    # Search boxes without a form: a text box and a script that calls an endpoint (AJAX/JSONP).
+    scripts = " ".join(sel.css("script:not([src])::text").getall())
+    loose_boxes = [i for i in sel.xpath("//input[not(ancestor::form)]")
+                   if (i.attrib.get("type") or "text").lower() in ("text", "search") and not is_hidden(i)]
+    if loose_boxes and scripts:
+        placeholder = " ".join(b.attrib.get("placeholder", "") for b in loose_boxes)
+        buttons = " ".join(text_of(b) for b in sel.xpath("//a[not(ancestor::form)] | //button[not(ancestor::form)]")
+                           if len(text_of(b)) <= 4)
+        if lexicon.says("search", placeholder + " " + buttons):
+            for m in JS_ENDPOINT.finditer(scripts):
+                endpoint = urljoin(url, m.group("url"))
+                add("search", without_query(endpoint), loose_boxes[0], placeholder)
+                break
+
+    page_text = text_of(sel.css("body")[0]) if sel.css("body") else ""
+    for gh in dict.fromkeys(GH_ID.findall(page_text)):
+        add("wechat", gh, None, _around(page_text, gh))
+    for appid in dict.fromkeys(APP_ID.findall(page_text)):
+        before = page_text[max(0, page_text.find(appid) - 40):page_text.find(appid)]
+        if lexicon.says("mini_program", before) or "appid" in before.lower():
+            add("mini_program", appid, None, _around(page_text, appid))
+
+    for img in sel.css("img[src]"):
+        if is_hidden(img):
+            continue
+        context = " ".join([img.attrib.get("alt", ""), text_of(img.xpath("..")[0]) if img.xpath("..") else ""])
+        if lexicon.says("page_qr", context) or lexicon.says("wechat", context) or "二维码" in context \
+                or lexicon.says("mini_program", context):
+            found.qr_images.append(QrImage(url=urljoin(url, img.attrib["src"]), context=context.strip()[:200],
+                                           element=css_path(img), page_qr=lexicon.says("page_qr", context)))
+    found.follow = list(dict.fromkeys(found.follow))
+    return found
+
+
+def _around(text: str, needle: str, width: int = 60) -> str:
+    i = text.find(needle)
+    return text[max(0, i - width): i + len(needle) + width]
