@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 from hotline_audit.model import Channel, Hotline
 
-
-def canonical_url(url: str) -> str:
-    """The one form channels.csv writes a URL in: lower-case scheme and host, no fragment."""
-    parts = urlsplit(url.strip())
-    path = parts.path or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+from .extract import canonical_url
 
 
 def known_channels(hotline: Hotline) -> list[Channel]:

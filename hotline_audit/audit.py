@@ -21,7 +21,7 @@ from journeys.stability import JourneyContext, observe_stability
 
 from . import __version__
 from .config import Settings
-from .model import Hotline, Verdict, VerdictStatus
+from .model import Channel, Hotline, Verdict, VerdictStatus
 from .store import HotlineResult, Store
 
 CHECKS = ("stability",)
@@ -38,6 +38,7 @@ class RoundPlan:
     settings: Settings
     registry: str
     checks: tuple[str, ...] = CHECKS
+    channels: dict[str, list[Channel]] | None = None  # from discovery; None: the registry's only
 
     @property
     def round_dir(self) -> Path:
@@ -95,10 +96,12 @@ def check_output_dir(round_dir: Path) -> None:
         raise AuditInputError(f"cannot write to {round_dir}: {exc.strerror or exc}") from None
 
 
-async def audit_hotline(ctx: JourneyContext, hotline: Hotline, checks: tuple[str, ...]) -> HotlineResult:
+async def audit_hotline(ctx: JourneyContext, hotline: Hotline, checks: tuple[str, ...],
+                        channels: list[Channel] | None = None) -> HotlineResult:
     """Gather and judge one hotline. Never raises for a hotline's sake: our own failures become
     ``tool_error`` verdicts so the round goes on."""
-    result = HotlineResult(hotline_id=hotline.hotline_id, channels=known_channels(hotline))
+    result = HotlineResult(hotline_id=hotline.hotline_id,
+                           channels=channels if channels is not None else known_channels(hotline))
     if "stability" in checks:
         try:
             obs, evidence = await observe_stability(ctx, hotline)
@@ -134,7 +137,8 @@ async def run_round(
 
         async def one(hotline: Hotline) -> None:
             async with slots:
-                result = await audit_hotline(ctx, hotline, plan.checks)
+                found = plan.channels.get(hotline.hotline_id, []) if plan.channels is not None else None
+                result = await audit_hotline(ctx, hotline, plan.checks, found)
                 store.save_hotline(run_id, result)
                 on_done(hotline, result)
 

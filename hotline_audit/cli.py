@@ -92,7 +92,19 @@ def audit(
     raise typer.Exit(code)
 
 
-def run_audit(plan: RoundPlan) -> int:
+def discover_with_progress(plan: RoundPlan, progress: Progress) -> dict:
+    from .discovery import run_discovery
+
+    sites = sum(1 for h in plan.hotlines if h.website)
+    task = progress.add_task("discover", total=sites, tally="")
+    found = run_discovery(plan.hotlines, plan.settings, plan.round_dir / "discovery",
+                          on_progress=lambda n: progress.update(task, completed=min(n, sites)))
+    kinds = Counter(c.kind for cs in found.channels.values() for c in cs)
+    progress.update(task, tally=" ".join(f"{k}:{n}" for k, n in kinds.most_common()))
+    return dict(found.channels)
+
+
+def run_audit(plan: RoundPlan, discover_first: bool = True) -> int:
     """Run a planned round with a progress bar; returns the exit code."""
     from journeys.browser import BrowserUnavailable
 
@@ -117,7 +129,9 @@ def run_audit(plan: RoundPlan) -> int:
     )
     try:
         with progress:
-            task = progress.add_task(f"round {plan.round_name}", total=len(plan.hotlines), tally="")
+            if discover_first:
+                plan.channels = discover_with_progress(plan, progress)
+            task = progress.add_task("audit", total=len(plan.hotlines), tally="")
 
             def on_done(hotline: Hotline, result: HotlineResult) -> None:
                 for v in result.verdicts:
@@ -158,6 +172,53 @@ def write_round_outputs(store: Store, round_name: str, round_dir: Path) -> dict[
         "channels": write_channels_csv(data, round_dir / "channels.csv"),
         "report": write_report(data, round_dir / "report.html"),
     }
+
+
+@app.command()
+def discover(
+    registry: Annotated[Path, typer.Option("--registry", help="Registry of hotlines (.csv or .yaml)")],
+    round_name: Annotated[str, typer.Option("--round", help="Name of the round, e.g. 2026-Q4")],
+    proxy: ProxyOpt = None,
+    hotlines: Annotated[str | None, typer.Option("--hotlines", help="Comma-separated hotline ids (default: all)")] = None,
+    out_dir: OutOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Find every hotline's channels (no checks): writes channels.csv for the round."""
+    from . import audit as rounds
+    from .store import HotlineResult, Store
+
+    settings = settings_from(config, proxy=proxy, out=out_dir, db=db)
+    try:
+        rounds.check_round_name(round_name)
+        entries = rounds.select_hotlines(load_registry(registry), hotlines)
+        rounds.check_proxy(settings.proxy)
+        plan = rounds.RoundPlan(round_name=round_name, hotlines=entries, settings=settings,
+                                registry=str(registry), checks=())
+        rounds.check_output_dir(plan.round_dir)
+    except RegistryError as exc:
+        raise fail(str(exc)) from None
+    except rounds.AuditInputError as exc:
+        raise fail(str(exc)) from None
+    store = Store(settings.db)
+    run_id = store.begin_round(round_name, entries, tool_version=rounds.tool_version(),
+                               config_hash=settings.fingerprint(), settings=settings.model_dump(mode="json"),
+                               registry=str(registry), proxy=settings.proxy)
+    status = "failed"
+    try:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("{task.fields[tally]}"), console=err) as progress:
+            channels = discover_with_progress(plan, progress)
+        for h in entries:
+            store.save_hotline(run_id, HotlineResult(hotline_id=h.hotline_id, channels=channels.get(h.hotline_id, [])))
+        status = "discovered"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise typer.Exit(130) from None
+    finally:
+        store.finish_round(run_id, status)
+    paths = write_round_outputs(store, round_name, plan.round_dir)
+    out.print(f"Channels: [bold]{paths['channels']}[/]")
 
 
 @app.command()

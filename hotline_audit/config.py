@@ -46,6 +46,13 @@ class BrowserSettings(BaseModel):
     screenshot_max_height: int = Field(4000, description="crop very long pages")
 
 
+class DiscoverySettings(BaseModel):
+    """Politeness and reach of the discovery crawl."""
+
+    page_budget: int = Field(60, ge=1, description="pages per hotline at most")
+    depth: int = Field(1, ge=0, description="links followed from the entry page")
+
+
 class StabilityRules(BaseModel):
     """Thresholds the stability check judges by; printed beside each verdict."""
 
@@ -67,6 +74,7 @@ class Settings(BaseSettings):
     hotlines_in_flight: int = Field(48, ge=1, description="hotlines audited at the same time")
     probe: ProbeSettings = ProbeSettings()
     browser: BrowserSettings = BrowserSettings()
+    discovery: DiscoverySettings = DiscoverySettings()
     stability: StabilityRules = StabilityRules()
 
     def fingerprint(self) -> str:

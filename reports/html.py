@@ -12,7 +12,8 @@ from hotline_audit.files import write_atomically
 from hotline_audit.model import VERDICT_LABELS_ZH
 from hotline_audit.store import RoundData
 
-STATUS_ZH = {"running": "进行中或异常中断", "interrupted": "已中断", "failed": "失败", "finished": "已完成"}
+STATUS_ZH = {"running": "进行中或异常中断", "interrupted": "已中断", "failed": "失败", "finished": "已完成",
+             "discovered": "仅完成渠道发现"}
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("reports", "templates"),

@@ -1,0 +1,54 @@
+"""Turn the spider's raw findings into each hotline's channel list and failure list."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hotline_audit.model import Channel
+
+
+@dataclass
+class Discovery:
+    channels: dict[str, list[Channel]] = field(default_factory=lambda: defaultdict(list))
+    failures: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    notes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    page_qrs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    offsite: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
+    """One channel per (kind, value), the first place it was seen kept as provenance. WeChat
+    accounts are written as their gh_ id where a page shows it, else as the link their QR code
+    encodes; page-URL QR codes are kept apart (they are not accounts)."""
+    out = Discovery()
+    seen: set[tuple[str, str, str]] = set()
+    qr_links: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        hid = item.get("hotline_id") or ""
+        kind = item.get("type")
+        if kind == "channel":
+            key = (hid, item["kind"], item["value"])
+            if key not in seen:
+                seen.add(key)
+                out.channels[hid].append(Channel.model_validate({k: v for k, v in item.items() if k != "type"}))
+        elif kind == "wechat_qr":
+            qr_links[hid].append(item)
+        elif kind == "failure":
+            out.failures[hid].append(item)
+        elif kind == "note":
+            out.notes[hid].append(item["note"])
+        elif kind == "page_qr":
+            out.page_qrs[hid].append(item["url"])
+        elif kind == "offsite":
+            out.offsite[hid].append((item["url"], item.get("text", "")))
+    for hid, links in qr_links.items():
+        if any(c.kind == "wechat" for c in out.channels[hid]):
+            continue
+        first = links[0]
+        out.channels[hid].append(Channel(hotline_id=hid, kind="wechat", value=first["value"],
+                                         found_on=first["found_on"], element=first.get("element"),
+                                         text=first.get("text")))
+    return out

@@ -1,0 +1,76 @@
+"""Run discovery for a list of hotlines in this process and write JSON lines.
+
+Scrapy's reactor can start once per process, so ``hotline-audit`` runs this module as a child
+process: ``python -m crawler.run IN.json OUT.jsonl [--proxy URL] [--jobdir DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+
+from hotline_audit.config import CHROMIUM_ARGS, DEFAULT_CHROMIUM
+
+from .spider import HotlineSpider
+
+SETTINGS = {
+    "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+    "ROBOTSTXT_OBEY": False,  # public government service pages; politeness comes from the limits below
+    "CONCURRENT_REQUESTS": 32,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+    "DOWNLOAD_DELAY": 0.05,
+    "DOWNLOAD_TIMEOUT": 15,
+    "DOWNLOAD_MAXSIZE": 5_000_000,
+    "DOWNLOAD_WARNSIZE": 0,
+    "RETRY_TIMES": 1,  # one more try: flaky front servers answer the second time
+    "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+    "DEPTH_LIMIT": 3,
+    "COOKIES_ENABLED": True,
+    "USER_AGENT": ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                   "Chrome/124.0 Safari/537.36 hotline-audit"),
+    "LOG_LEVEL": "ERROR",
+    "TELNETCONSOLE_ENABLED": False,
+    "HTTPERROR_ALLOWED_CODES": [],
+}
+
+
+def run(hotlines: list[dict], out: Path, proxy: str | None, depth: int = 1, page_budget: int = 60,
+        jobdir: str | None = None, chromium: str = DEFAULT_CHROMIUM) -> None:
+    settings = dict(SETTINGS, FEEDS={str(out): {"format": "jsonlines", "encoding": "utf8", "overwrite": True}})
+    # Only pages that need JavaScript go through Chromium (scrapy-playwright); the rest are
+    # plain HTTP. The browser gets the proxy at launch: it ignores per-request proxies.
+    settings["DOWNLOAD_HANDLERS"] = {
+        "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+        "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    }
+    settings["PLAYWRIGHT_LAUNCH_OPTIONS"] = {
+        "executable_path": chromium, "args": CHROMIUM_ARGS, "headless": True,
+        **({"proxy": {"server": proxy}} if proxy else {}),
+    }
+    settings["PLAYWRIGHT_MAX_CONTEXTS"] = 2
+    settings["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] = 15_000
+    if jobdir:
+        settings["JOBDIR"] = jobdir
+    process = CrawlerProcess(settings)
+    process.crawl(HotlineSpider, hotlines=hotlines, proxy=proxy, page_budget=page_budget, start_depth=depth)
+    process.start()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("hotlines", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--proxy")
+    ap.add_argument("--depth", type=int, default=1)
+    ap.add_argument("--page-budget", type=int, default=60)
+    ap.add_argument("--jobdir")
+    ap.add_argument("--chromium", default=DEFAULT_CHROMIUM)
+    args = ap.parse_args()
+    run(json.loads(args.hotlines.read_text(encoding="utf-8")), args.out, args.proxy, args.depth,
+        args.page_budget, args.jobdir, args.chromium)
+
+
+if __name__ == "__main__":
+    main()

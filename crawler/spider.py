@@ -1,0 +1,161 @@
+"""The discovery spider: from each hotline's known entry, visit its pages (budgeted, same site
+only) and yield every channel found, with provenance. Scrapy does the fetching, politeness,
+retries and the page budget; ``extract`` does the reading."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response
+
+from .extract import canonical_url, decode_html, extract
+
+WECHAT_ONLY = re.compile(r"请在微信(客户端|中)打开")
+WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+             "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50 NetType/WIFI Language/zh_CN")
+
+
+class HotlineSpider(scrapy.Spider):
+    name = "hotlines"
+
+    def __init__(self, hotlines: list[dict[str, Any]], proxy: str | None = None, page_budget: int = 60,
+                 start_depth: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hotlines = hotlines
+        self.proxy = proxy
+        self.page_budget = page_budget
+        self.start_depth = start_depth
+        self.pages: dict[str, int] = {}
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for h in self.hotlines:
+            entry = h.get("website") or h.get("h5")
+            if not entry:
+                continue
+            hosts = {urlsplit(u).hostname for u in (h.get("website"), h.get("h5")) if u}
+            yield self.page(entry, h["hotline_id"], hosts, self.start_depth, h5=not h.get("website"), entry=True)
+
+    def page(self, url: str, hotline_id: str, hosts: set[str | None], depth: int, h5: bool = False,
+             entry: bool = False) -> scrapy.Request:
+        meta: dict[str, Any] = {"hotline_id": hotline_id, "hosts": hosts, "depth_left": depth, "h5": h5}
+        if self.proxy:
+            meta["proxy"] = self.proxy
+        headers = {"User-Agent": WECHAT_UA} if h5 else {}
+        # Entry pages skip the duplicate filter so that a redirect loop runs into the redirect
+        # limit (and is reported) instead of being silently dropped as "already seen".
+        return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta, headers=headers,
+                              cb_kwargs={"entry": entry}, dont_filter=entry)
+
+    def parse(self, response: Response, entry: bool = False) -> Iterator[Any]:
+        meta = response.meta
+        hid = meta["hotline_id"]
+        if meta.get("playwright"):
+            yield {"type": "rendered", "hotline_id": hid, "url": response.url}
+        self.pages[hid] = self.pages.get(hid, 0) + 1
+        if not hasattr(response, "text") and not response.body.lstrip().startswith(b"<"):
+            return
+        declared = response.headers.get(b"Content-Type", b"").decode("latin-1").partition("charset=")[2] or None
+        html, charset = decode_html(response.body, declared)
+        if not meta["h5"] and WECHAT_ONLY.search(html):
+            # "请在微信客户端打开": a WeChat H5 page; ask again as WeChat's browser.
+            yield response.request.replace(headers={"User-Agent": WECHAT_UA}, meta={**meta, "h5": True},
+                                           dont_filter=True)
+            return
+        hosts = {h for h in meta["hosts"] if h}
+        found = extract(response.url, html, hid, hosts)
+        if entry:
+            kind = "h5" if meta["h5"] else "website"
+            yield {"type": "channel", "hotline_id": hid, "kind": kind, "value": canonical_url(response.url),
+                   "found_on": "registry", "element": None, "text": None, "excerpt": None}
+        for ch in found.channels:
+            yield {"type": "channel", **ch.model_dump()}
+        if needs_browser(html) and not meta.get("playwright"):
+            # A page that draws itself with JavaScript (single-page app): render it once.
+            yield self.rendered(response.request)
+        for img in found.qr_images:
+            yield scrapy.Request(img.url, callback=self.parse_qr, errback=self.failed, dont_filter=True,
+                                 headers={"User-Agent": WECHAT_UA} if meta["h5"] else {},
+                                 meta={k: v for k, v in {**meta, "qr": img, "page": response.url}.items()
+                                       if not k.startswith("playwright")})
+        for frame in found.frames:
+            yield self.page(frame, hid, meta["hosts"], depth=0, h5=meta["h5"])
+        if meta["depth_left"] > 0:
+            for url in found.follow[: max(0, self.page_budget - self.pages[hid])]:
+                yield self.page(url, hid, meta["hosts"], depth=meta["depth_left"] - 1, h5=meta["h5"])
+        for url, text in found.offsite:
+            yield {"type": "offsite", "hotline_id": hid, "url": url, "text": text, "found_on": response.url}
+        if charset != (declared or "utf-8").lower():
+            yield {"type": "note", "hotline_id": hid, "note": f"{response.url} declared {declared}, decoded as {charset}"}
+
+    def parse_qr(self, response: Response) -> Iterator[dict[str, Any]]:
+        import zxingcpp
+        from PIL import Image, UnidentifiedImageError
+
+        meta = response.meta
+        try:
+            texts = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(response.body)))]
+        except (UnidentifiedImageError, OSError):
+            return
+        qr = meta["qr"]
+        for text in texts:
+            own_page = (urlsplit(text).hostname or "") in meta["hosts"]
+            if qr.page_qr or own_page:  # "扫一扫在手机打开当前页": the page itself, not an account
+                yield {"type": "page_qr", "hotline_id": meta["hotline_id"], "url": text, "found_on": meta["page"]}
+            elif "weixin.qq.com/" in text:
+                kind = "mini_program_qr" if "小程序" in qr.context else "wechat_qr"
+                yield {"type": kind, "hotline_id": meta["hotline_id"], "value": text, "found_on": meta["page"],
+                       "element": qr.element, "text": qr.context}
+
+    def rendered(self, request: scrapy.Request) -> scrapy.Request:
+        """The same page through Chromium (scrapy-playwright), after its scripts have run."""
+        from scrapy_playwright.page import PageMethod
+
+        meta = {**request.meta, "playwright": True, "handle_httpstatus_list": [412],
+                "playwright_page_methods": [PageMethod("wait_for_load_state", "networkidle")]}
+        meta.pop("proxy", None)  # the browser has the proxy in its launch options
+        return request.replace(meta=meta, dont_filter=True)
+
+    def failed(self, failure: Any) -> Iterator[Any]:
+        request = failure.request
+        reason = failure.getErrorMessage()[:200] or type(failure.value).__name__
+        status = getattr(getattr(failure.value, "response", None), "status", None)
+        if status == 412 and not request.meta.get("playwright"):
+            # A JavaScript challenge (412 until a script sets a cookie): a browser passes it.
+            yield self.rendered(request)
+            return
+        yield {"type": "failure", "hotline_id": request.meta.get("hotline_id"), "url": request.url,
+               "kind": classify_failure(failure.value, status), "reason": reason}
+
+
+def needs_browser(html: str) -> bool:
+    """A page whose visible content is drawn by scripts: next to no text, and scripts to run
+    (or a noscript notice). Plain pages with text are read as they come."""
+    body = re.sub(r"(?is)<(script|style|noscript)\b.*?</\1>|<[^>]+>", " ", html)
+    text = re.sub(r"\s+", "", body)
+    has_scripts = "<script" in html.lower()
+    return has_scripts and (len(text) < 120 or ("<noscript" in html.lower() and len(text) < 400))
+
+
+def classify_failure(exc: BaseException, status: int | None) -> str:
+    name = type(exc).__name__
+    text = str(exc)
+    if status == 412:
+        return "blocked_by_challenge"
+    if "redirections" in text or "redirect" in text.lower():
+        return "redirect_loop"
+    if status:
+        return f"http_{status}"
+    if "DNS" in name or "DNSLookup" in name:
+        return "dns"
+    if "Timeout" in name or "timed out" in text:
+        return "timeout"
+    if "SSL" in name or "SSL" in text or "TLS" in text:
+        return "tls"
+    if "Connection" in name:
+        return "connect"
+    return name
