@@ -128,6 +128,10 @@ class HotlineSpider(scrapy.Spider):
             # A JavaScript challenge (412 until a script sets a cookie): a browser passes it.
             yield self.rendered(request)
             return
+        if request.meta.get("playwright") and not request.meta.get("render_retried"):
+            # Rendering is the slow path and the first to time out on a busy machine: once more.
+            yield request.replace(meta={**request.meta, "render_retried": True}, dont_filter=True)
+            return
         yield {"type": "failure", "hotline_id": request.meta.get("hotline_id"), "url": request.url,
                "kind": classify_failure(failure.value, status), "reason": reason}
 
