@@ -15,11 +15,13 @@ import asyncio
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import TreeRss, simweb_pids  # noqa: E402
 
 from fixtures.simweb import build_population, registry_rows  # noqa: E402
 from hotline_audit.audit import RoundPlan, run_round  # noqa: E402
@@ -30,48 +32,6 @@ from hotline_audit.store import Store  # noqa: E402
 from journeys.browser import BrowserPool  # noqa: E402
 from journeys.pageload import load_page  # noqa: E402
 from journeys.probes import make_client, probe_once, uses_proxy  # noqa: E402
-
-
-class TreeRss:
-    """Peak resident memory of this process and its descendants, sampled every 100 ms."""
-
-    def __init__(self, exclude: set[int]) -> None:
-        self.exclude, self.peak, self._stop = exclude, 0, threading.Event()
-
-    def __enter__(self) -> TreeRss:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, self.sample())
-
-    def sample(self) -> int:
-        parents: dict[int, int] = {}
-        rss: dict[int, int] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                parents[int(entry)] = int(fields[1])
-                rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-            except (OSError, IndexError, ValueError):
-                continue
-        tree, frontier = {os.getpid()}, [os.getpid()]
-        while frontier:
-            pid = frontier.pop()
-            for child, parent in parents.items():
-                if parent == pid and child not in tree and child not in self.exclude:
-                    tree.add(child)
-                    frontier.append(child)
-        return sum(rss.get(pid, 0) for pid in tree)
 
 
 async def naive(hotlines: list[Hotline], settings: Settings, round_dir: Path) -> None:
@@ -111,7 +71,7 @@ def main() -> None:
     hotlines = [Hotline(**{k: v or None for k, v in r.items()}) for r in registry_rows(build_population(args.seed, args.count))]
     sites = sum(1 for h in hotlines if h.website)
     with tempfile.TemporaryDirectory() as tmp, simweb_process(args.seed, args.count) as proxy:
-        simweb_pids = {int(p) for p in os.listdir("/proc") if p.isdigit() and _is_simweb(p)}
+        simweb = simweb_pids()
         settings = load_settings(
             None, proxy=proxy, out=Path(tmp), db=f"sqlite:///{tmp}/bench.db",
             probe={"count": args.probes, "spacing_s": args.spacing, "timeout_s": args.timeout},
@@ -126,18 +86,10 @@ def main() -> None:
                                        settings={}, registry="bench", proxy=proxy)
             asyncio.run(run_round(RoundPlan("bench", hotlines, settings, "bench"), store, run_id))
 
-        ours = timed("round", round_, simweb_pids, sites)
+        ours = timed("round", round_, simweb, sites)
         if not args.skip_naive:
-            base = timed("naive", lambda: asyncio.run(naive(hotlines, settings, Path(tmp) / "naive")), simweb_pids, sites)
+            base = timed("naive", lambda: asyncio.run(naive(hotlines, settings, Path(tmp) / "naive")), simweb, sites)
             print(f"ratio     naive / round = {base / ours:.1f}x")
-
-
-def _is_simweb(pid: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"simweb\x00serve" in f.read()
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

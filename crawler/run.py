@@ -50,6 +50,7 @@ def run(hotlines: list[dict], out: Path, proxy: str | None, depth: int = 1, page
         **({"proxy": {"server": proxy}} if proxy else {}),
     }
     settings["PLAYWRIGHT_MAX_CONTEXTS"] = 2
+    settings["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] = 2  # a renderer process each: keep memory bounded
     settings["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] = 15_000
     if jobdir:
         settings["JOBDIR"] = jobdir

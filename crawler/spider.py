@@ -54,8 +54,8 @@ class HotlineSpider(scrapy.Spider):
     def parse(self, response: Response, entry: bool = False) -> Iterator[Any]:
         meta = response.meta
         hid = meta["hotline_id"]
-        if meta.get("playwright"):
-            yield {"type": "rendered", "hotline_id": hid, "url": response.url}
+        yield {"type": "page", "hotline_id": hid, "url": response.url, "status": response.status,
+               "rendered": bool(meta.get("playwright"))}
         self.pages[hid] = self.pages.get(hid, 0) + 1
         if not hasattr(response, "text") and not response.body.lstrip().startswith(b"<"):
             return
