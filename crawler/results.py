@@ -19,6 +19,13 @@ class Discovery:
     offsite: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
 
 
+    def notes_for(self, hotline_id: str) -> dict[str, Any]:
+        """What discovery saw besides channels, as stored with the hotline's observations."""
+        return {"failures": self.failures.get(hotline_id, []), "notes": self.notes.get(hotline_id, []),
+                "page_qrs": self.page_qrs.get(hotline_id, []),
+                "offsite": [list(o) for o in self.offsite.get(hotline_id, [])]}
+
+
 def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
     """One channel per (kind, value), the first place it was seen kept as provenance. WeChat
     accounts are written as their gh_ id where a page shows it, else as the link their QR code

@@ -80,8 +80,7 @@ class HotlineSpider(scrapy.Spider):
         for img in found.qr_images:
             yield scrapy.Request(img.url, callback=self.parse_qr, errback=self.failed, dont_filter=True,
                                  headers={"User-Agent": WECHAT_UA} if meta["h5"] else {},
-                                 meta={k: v for k, v in {**meta, "qr": img, "page": response.url}.items()
-                                       if not k.startswith("playwright")})
+                                 meta=self.plain_meta({**meta, "qr": img, "page": response.url}))
         for frame in found.frames:
             yield self.page(frame, hid, meta["hosts"], depth=0, h5=meta["h5"])
         if meta["depth_left"] > 0:
@@ -110,6 +109,13 @@ class HotlineSpider(scrapy.Spider):
                 kind = "mini_program_qr" if "小程序" in qr.context else "wechat_qr"
                 yield {"type": kind, "hotline_id": meta["hotline_id"], "value": text, "found_on": meta["page"],
                        "element": qr.element, "text": qr.context}
+
+    def plain_meta(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Meta for a plain HTTP follow-up of a (possibly rendered) page: through the proxy."""
+        plain = {k: v for k, v in meta.items() if not k.startswith(("playwright", "render_", "handle_httpstatus"))}
+        if self.proxy:
+            plain["proxy"] = self.proxy
+        return plain
 
     def rendered(self, request: scrapy.Request) -> scrapy.Request:
         """The same page through Chromium (scrapy-playwright), after its scripts have run."""

@@ -39,6 +39,7 @@ class RoundPlan:
     registry: str
     checks: tuple[str, ...] = CHECKS
     channels: dict[str, list[Channel]] | None = None  # from discovery; None: the registry's only
+    discovery_notes: dict[str, dict] | None = None  # per hotline: failures, page QRs, off-site links
 
     @property
     def round_dir(self) -> Path:
@@ -139,6 +140,8 @@ async def run_round(
             async with slots:
                 found = plan.channels.get(hotline.hotline_id, []) if plan.channels is not None else None
                 result = await audit_hotline(ctx, hotline, plan.checks, found)
+                if plan.discovery_notes is not None:
+                    result.observations["discovery"] = plan.discovery_notes.get(hotline.hotline_id, {})
                 store.save_hotline(run_id, result)
                 on_done(hotline, result)
 

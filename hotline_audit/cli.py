@@ -17,6 +17,8 @@ from .config import Settings, load_settings
 from .registry import RegistryError, load_registry
 
 if TYPE_CHECKING:  # the browser stack loads only for commands that use it (fast --help)
+    from crawler.results import Discovery
+
     from .audit import RoundPlan
     from .store import HotlineResult, Store
 
@@ -92,7 +94,7 @@ def audit(
     raise typer.Exit(code)
 
 
-def discover_with_progress(plan: RoundPlan, progress: Progress) -> dict:
+def discover_with_progress(plan: RoundPlan, progress: Progress) -> Discovery:
     from .discovery import run_discovery
 
     sites = sum(1 for h in plan.hotlines if h.website)
@@ -101,7 +103,7 @@ def discover_with_progress(plan: RoundPlan, progress: Progress) -> dict:
                           on_progress=lambda n: progress.update(task, completed=min(n, sites)))
     kinds = Counter(c.kind for cs in found.channels.values() for c in cs)
     progress.update(task, tally=" ".join(f"{k}:{n}" for k, n in kinds.most_common()))
-    return dict(found.channels)
+    return found
 
 
 def run_audit(plan: RoundPlan, discover_first: bool = True) -> int:
@@ -130,7 +132,9 @@ def run_audit(plan: RoundPlan, discover_first: bool = True) -> int:
     try:
         with progress:
             if discover_first:
-                plan.channels = discover_with_progress(plan, progress)
+                found = discover_with_progress(plan, progress)
+                plan.channels = dict(found.channels)
+                plan.discovery_notes = {h.hotline_id: found.notes_for(h.hotline_id) for h in plan.hotlines}
             task = progress.add_task("audit", total=len(plan.hotlines), tally="")
 
             def on_done(hotline: Hotline, result: HotlineResult) -> None:
@@ -208,9 +212,11 @@ def discover(
     try:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.fields[tally]}"), console=err) as progress:
-            channels = discover_with_progress(plan, progress)
+            found = discover_with_progress(plan, progress)
         for h in entries:
-            store.save_hotline(run_id, HotlineResult(hotline_id=h.hotline_id, channels=channels.get(h.hotline_id, [])))
+            store.save_hotline(run_id, HotlineResult(
+                hotline_id=h.hotline_id, channels=found.channels.get(h.hotline_id, []),
+                observations={"discovery": found.notes_for(h.hotline_id)}))
         status = "discovered"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -41,6 +41,15 @@ def stability_rows(data: RoundData) -> list[dict]:
                 details.append(f"newest dated item: {load['newest_date']}")
             details.extend(f"console: {e}" for e in load.get("console_errors", [])[:5])
             details.extend(f"failed: {e}" for e in load.get("failed_requests", [])[:5])
+        disc = data.observations.get((h.hotline_id, "discovery"), {})
+        failures = Counter(f.get("kind") for f in disc.get("failures", []))
+        if failures:
+            details.append("discovery failures: " + ", ".join(f"{k} x{n}" for k, n in failures.most_common()))
+        if disc.get("page_qrs"):
+            details.append(f"page-URL QR codes set aside (not WeChat accounts): {len(disc['page_qrs'])}")
+        found = Counter(c.kind for c in data.channels if c.hotline_id == h.hotline_id)
+        if found:
+            details.append("channels: " + ", ".join(f"{k} {n}" for k, n in found.most_common()))
         errors = Counter(p.get("error_kind") for p in obs.get("probes", []) if not p.get("ok"))
         if errors:
             details.append("probe failures: " + ", ".join(f"{k} x{n}" for k, n in errors.most_common()))
