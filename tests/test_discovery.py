@@ -66,3 +66,26 @@ def test_failures_are_classified_not_tracebacks(discovered):
     kinds = {hid: {f["kind"] for f in found.failures.get(hid, [])} for hid in dead}
     assert all(kinds.values()), kinds
     assert all(not any("Traceback" in str(f) for f in fs) for fs in found.failures.values())
+
+
+def test_discover_command_writes_channels_csv(simweb, tmp_path):
+    import csv
+    import subprocess
+    import sys
+
+    from fixtures.simweb import registry_rows
+    from hotline_audit.files import csv_bytes
+
+    from .conftest import COUNT, SEED
+
+    (tmp_path / "reg.csv").write_bytes(csv_bytes(registry_rows(build_population(SEED, COUNT))))
+    done = subprocess.run([sys.executable, "-m", "hotline_audit", "discover", "--registry", "reg.csv",
+                           "--round", "d1", "--proxy", simweb], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(tmp_path / "runs" / "d1" / "channels.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    sites = [p for p in build_population(SEED, COUNT) if p.website]
+    assert {r["hotline_id"] for r in rows if r["kind"] == "website"} == {p.hotline_id for p in sites}
+    submit = [r for r in rows if r["kind"] == "submit"]
+    assert submit and all(r["found_on"].startswith("http") and r["element"] and r["text"] for r in submit)
