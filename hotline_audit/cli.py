@@ -54,26 +54,24 @@ def settings_from(config: Path | None, **overrides: object) -> Settings:
 # -- audit ------------------------------------------------------------------------------------
 
 
-@app.command()
-def audit(
-    registry: Annotated[Path, typer.Option("--registry", help="Registry of hotlines (.csv or .yaml)")],
-    round_name: Annotated[str, typer.Option("--round", help="Name of the round, e.g. 2026-Q4")],
-    proxy: ProxyOpt = None,
-    only: Annotated[str | None, typer.Option("--only", help="Comma-separated check ids (default: all)")] = None,
-    hotlines: Annotated[str | None, typer.Option("--hotlines", help="Comma-separated hotline ids (default: all)")] = None,
-    out_dir: OutOpt = None,
-    db: DbOpt = None,
-    config: ConfigOpt = None,
-) -> None:
-    """Run an audit round: every check for every hotline of the registry."""
+RegistryOpt = Annotated[Path, typer.Option("--registry", help="Registry of hotlines (.csv or .yaml)")]
+RoundOpt = Annotated[str, typer.Option("--round", help="Name of the round, e.g. 2026-Q4")]
+HotlinesOpt = Annotated[str | None, typer.Option("--hotlines", help="Comma-separated hotline ids (default: all)")]
+
+
+def plan_round(registry: Path, round_name: str, settings: Settings, hotlines: str | None,
+               only: str | None, with_checks: bool = True) -> RoundPlan:
+    """Check every input before anything is written; bad input exits with code 2."""
     from . import audit as rounds
 
-    settings = settings_from(config, proxy=proxy, out=out_dir, db=db)
     try:
         rounds.check_round_name(round_name)
         entries = rounds.select_hotlines(load_registry(registry), hotlines)
-        checks = rounds.select_checks(only)
+        checks = rounds.select_checks(only) if with_checks else ()
         rounds.check_proxy(settings.proxy)
+        plan = rounds.RoundPlan(round_name=round_name, hotlines=entries, settings=settings,
+                                registry=str(registry), checks=checks)
+        rounds.check_output_dir(plan.round_dir)
     except RegistryError as exc:
         err.print(f"[bold red]error:[/] registry {exc.path} is not usable:", highlight=False)
         for problem in exc.problems[:50]:
@@ -84,14 +82,24 @@ def audit(
         raise typer.Exit(2) from None
     except rounds.AuditInputError as exc:
         raise fail(str(exc)) from None
-    plan = rounds.RoundPlan(round_name=round_name, hotlines=entries, settings=settings,
-                            registry=str(registry), checks=checks)
-    try:
-        rounds.check_output_dir(plan.round_dir)
-    except rounds.AuditInputError as exc:
-        raise fail(str(exc)) from None
-    code = run_audit(plan)
-    raise typer.Exit(code)
+    return plan
+
+
+@app.command()
+def audit(
+    registry: RegistryOpt,
+    round_name: RoundOpt,
+    proxy: ProxyOpt = None,
+    only: Annotated[str | None, typer.Option("--only", help="Comma-separated check ids (default: all)")] = None,
+    hotlines: HotlinesOpt = None,
+    out_dir: OutOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run an audit round: discover every hotline's channels, then every check."""
+    settings = settings_from(config, proxy=proxy, out=out_dir, db=db)
+    plan = plan_round(registry, round_name, settings, hotlines, only)
+    raise typer.Exit(run_audit(plan))
 
 
 def discover_with_progress(plan: RoundPlan, progress: Progress) -> Discovery:
@@ -180,10 +188,10 @@ def write_round_outputs(store: Store, round_name: str, round_dir: Path) -> dict[
 
 @app.command()
 def discover(
-    registry: Annotated[Path, typer.Option("--registry", help="Registry of hotlines (.csv or .yaml)")],
-    round_name: Annotated[str, typer.Option("--round", help="Name of the round, e.g. 2026-Q4")],
+    registry: RegistryOpt,
+    round_name: RoundOpt,
     proxy: ProxyOpt = None,
-    hotlines: Annotated[str | None, typer.Option("--hotlines", help="Comma-separated hotline ids (default: all)")] = None,
+    hotlines: HotlinesOpt = None,
     out_dir: OutOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
@@ -193,17 +201,8 @@ def discover(
     from .store import HotlineResult, Store
 
     settings = settings_from(config, proxy=proxy, out=out_dir, db=db)
-    try:
-        rounds.check_round_name(round_name)
-        entries = rounds.select_hotlines(load_registry(registry), hotlines)
-        rounds.check_proxy(settings.proxy)
-        plan = rounds.RoundPlan(round_name=round_name, hotlines=entries, settings=settings,
-                                registry=str(registry), checks=())
-        rounds.check_output_dir(plan.round_dir)
-    except RegistryError as exc:
-        raise fail(str(exc)) from None
-    except rounds.AuditInputError as exc:
-        raise fail(str(exc)) from None
+    plan = plan_round(registry, round_name, settings, hotlines, only=None, with_checks=False)
+    entries = plan.hotlines
     store = Store(settings.db)
     run_id = store.begin_round(round_name, entries, tool_version=rounds.tool_version(),
                                config_hash=settings.fingerprint(), settings=settings.model_dump(mode="json"),

@@ -49,7 +49,11 @@ def run_discovery(
     if proc.returncode != 0:
         raise RuntimeError(f"discovery crawl failed (exit {proc.returncode}): {stderr.strip()[-500:]}")
     on_progress(len(entries))
-    items = [json.loads(line) for line in found.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [json.loads(line) for line in found.read_text(encoding="utf-8").splitlines() if line.strip()] \
+        if found.exists() else []
+    if entries and not any(i.get("type") in ("page", "failure") for i in items):
+        # Not one page fetched nor one failure recorded: the crawler itself is broken.
+        raise RuntimeError(f"discovery fetched nothing; crawler output: {stderr.strip()[-800:] or 'none'}")
     discovery = resolve(items)
     for h in hotlines:  # what the registry says is a channel even when the site never answers
         have = {(c.kind, c.value) for c in discovery.channels[h.hotline_id]}
