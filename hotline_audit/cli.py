@@ -157,6 +157,8 @@ def run_audit(plan: RoundPlan, discover_first: bool = True) -> int:
         status = "interrupted"
     except BrowserUnavailable as exc:  # status stays "failed"
         raise fail(str(exc)) from None
+    except RuntimeError as exc:  # our own tooling broke (e.g. the crawler): say so, no traceback
+        raise fail(f"the round stopped on our side: {exc}", code=1) from None
     finally:
         store.finish_round(run_id, status)
     paths = write_round_outputs(store, plan.round_name, plan.round_dir)
