@@ -30,7 +30,8 @@ class HotlineSpider(scrapy.Spider):
         self.proxy = proxy
         self.page_budget = page_budget
         self.start_depth = start_depth
-        self.pages: dict[str, int] = {}
+        self.pages: dict[str, int] = {}  # pages parsed, per hotline
+        self.budget_left: dict[str, int] = {}  # pages that may still be requested, per hotline
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for h in self.hotlines:
@@ -57,6 +58,7 @@ class HotlineSpider(scrapy.Spider):
         yield {"type": "page", "hotline_id": hid, "url": response.url, "status": response.status,
                "rendered": bool(meta.get("playwright"))}
         self.pages[hid] = self.pages.get(hid, 0) + 1
+        self.budget_left.setdefault(hid, self.page_budget - 1)
         if not hasattr(response, "text") and not response.body.lstrip().startswith(b"<"):
             return
         declared = response.headers.get(b"Content-Type", b"").decode("latin-1").partition("charset=")[2] or None
@@ -84,7 +86,11 @@ class HotlineSpider(scrapy.Spider):
         for frame in found.frames:
             yield self.page(frame, hid, meta["hosts"], depth=0, h5=meta["h5"])
         if meta["depth_left"] > 0:
-            for url in found.follow[: max(0, self.page_budget - self.pages[hid])]:
+            # The budget counts requests, not parsed pages: a calendar or an endless query
+            # string cannot queue more than the budget while earlier pages are in flight.
+            allowed = found.follow[: max(0, self.budget_left[hid])]
+            self.budget_left[hid] -= len(allowed)
+            for url in allowed:
                 yield self.page(url, hid, meta["hosts"], depth=meta["depth_left"] - 1, h5=meta["h5"])
         for url, text in found.offsite:
             yield {"type": "offsite", "hotline_id": hid, "url": url, "text": text, "found_on": response.url}

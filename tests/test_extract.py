@@ -90,3 +90,25 @@ def test_lexicon_is_data_and_prefers_the_specific_kind():
     assert lex.kind_of("在线咨询机器人") == "robot"
     assert lex.kind_of("我要咨询") == "submit"
     assert lex.kind_of("关于进一步规范热线工单转办时限的通知公告") is None
+
+
+def test_a_calendar_cannot_trap_the_spider():
+    from scrapy.http import HtmlResponse, Request
+
+    from crawler.spider import HotlineSpider
+
+    spider = HotlineSpider(hotlines=[], page_budget=10, start_depth=50)
+    meta = {"hotline_id": "ex", "hosts": HOSTS, "depth_left": 50, "h5": False}
+    requested = []
+    queue = [URL]
+    while queue:
+        url = queue.pop()
+        month = int(url.rsplit("=", 1)[1]) if "=" in url else 0
+        links = "".join(f'<a href="/cal?month={month + i}">{month + i}月</a>' for i in range(1, 30))
+        html = f"<html><body><p>办事日历</p>{links}</body></html>".encode()
+        response = HtmlResponse(url, body=html, encoding="utf-8", request=Request(url, meta=meta))
+        for out in spider.parse(response, entry=url == URL):
+            if isinstance(out, Request):
+                requested.append(out.url)
+                queue.append(out.url)
+    assert len(requested) == 9  # the entry page plus 9 more: the budget of 10
