@@ -25,6 +25,9 @@ _env.filters["ms"] = lambda v: "–" if v is None else (f"{v / 1000:.1f} s" if v
 
 def stability_rows(data: RoundData) -> list[dict]:
     verdicts = {(v.hotline_id, v.check): v for v in data.verdicts}
+    kinds_found: dict[str, Counter[str]] = {}
+    for c in data.channels:
+        kinds_found.setdefault(c.hotline_id, Counter())[c.kind] += 1
     rows = []
     for h in data.hotlines:
         v = verdicts.get((h.hotline_id, "stability"))
@@ -47,7 +50,7 @@ def stability_rows(data: RoundData) -> list[dict]:
             details.append("discovery failures: " + ", ".join(f"{k} x{n}" for k, n in failures.most_common()))
         if disc.get("page_qrs"):
             details.append(f"page-URL QR codes set aside (not WeChat accounts): {len(disc['page_qrs'])}")
-        found = Counter(c.kind for c in data.channels if c.hotline_id == h.hotline_id)
+        found = kinds_found.get(h.hotline_id)
         if found:
             details.append("channels: " + ", ".join(f"{k} {n}" for k, n in found.most_common()))
         errors = Counter(p.get("error_kind") for p in obs.get("probes", []) if not p.get("ok"))

@@ -131,3 +131,10 @@ def test_simweb_stats_prints_each_2021_rate_beside_the_population():
         assert report in line
         gap = float(line.split("│")[-2].strip())
         assert abs(gap) <= 1
+
+
+def test_simweb_commands_default_to_the_full_population():
+    from fixtures.simweb import DEFAULT_COUNT
+    from hotline_audit.cli import SIMWEB_COUNT
+
+    assert SIMWEB_COUNT == DEFAULT_COUNT
