@@ -65,6 +65,19 @@ class StabilityRules(BaseModel):
     garbled_share: float = Field(0.01, description="share of U+FFFD in page text: mojibake")
 
 
+class FindabilityRules(BaseModel):
+    """How search observations become 无处查 / 查不准 / ok (shown beside each verdict)."""
+
+    questions_per_hotline: int = Field(5, ge=1, description="questions asked per hotline (K)")
+    top_results: int = Field(10, ge=1, description="results judged per question")
+    max_clicks: int = Field(3, ge=0, description="a lookup deeper than this from the homepage is not findable")
+    inaccurate_share: float = Field(
+        0.5, description="查不准 when at least this share of questions get no relevant result"
+    )
+    stale_years: int = Field(3, ge=1, description="a result dated older than this is out of date")
+    query_timeout_s: float = Field(20.0, gt=0, description="a search slower than this has timed out")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_AUDIT_", env_nested_delimiter="__")
 
@@ -76,6 +89,7 @@ class Settings(BaseSettings):
     browser: BrowserSettings = BrowserSettings()
     discovery: DiscoverySettings = DiscoverySettings()
     stability: StabilityRules = StabilityRules()
+    findability: FindabilityRules = FindabilityRules()
 
     def fingerprint(self) -> str:
         """SHA-256 of the settings that change what a round measures (not where it writes)."""

@@ -157,3 +157,56 @@ class Verdict(BaseModel):
     rule: str = ""  # the rule and thresholds applied, shown beside the verdict
     evidence: list[str] = Field(default_factory=list)
     metrics: dict[str, float | int | str | None] = Field(default_factory=dict)
+
+
+# -- findability (信息可得性) ------------------------------------------------------------------
+
+FindVia = Literal["search", "knowledge_base", "robot"]
+AttemptOutcome = Literal["results", "no_results", "error", "timeout", "blocked"]
+
+
+class SearchHit(BaseModel):
+    """One result as a citizen sees it on the results page (or the robot's answer)."""
+
+    title: str
+    snippet: str = ""
+    url: str = ""
+    date: str | None = None  # as shown next to the result, if any
+
+
+class EntryPoint(BaseModel):
+    """A way to look something up, as reached from the homepage."""
+
+    via: FindVia
+    url: str
+    clicks: int | None = None  # clicks from the homepage; None when not linked from it
+    reachable: bool = False
+    error: str | None = None
+    side: Side = "site"
+    screenshot: str | None = None
+
+
+class QueryAttempt(BaseModel):
+    """One question typed into one entry point, and what came back."""
+
+    question_id: str
+    query: str
+    via: FindVia
+    entry_url: str
+    outcome: AttemptOutcome
+    side: Side = "site"
+    reason: str | None = None  # what went wrong, in words (alert text, HTTP status, ...)
+    results_url: str | None = None
+    hits: list[SearchHit] = Field(default_factory=list)
+    unreadable: bool = False  # results shown, but their text could not be read (images, canvas)
+    elapsed_ms: float | None = None
+    screenshots: list[str] = Field(default_factory=list)
+
+
+class FindabilityObservation(BaseModel):
+    hotline_id: str
+    website: str | None
+    observed_at: datetime = Field(default_factory=utcnow)
+    entry_points: list[EntryPoint] = Field(default_factory=list)
+    attempts: list[QueryAttempt] = Field(default_factory=list)
+    tool_error: str | None = None  # the journey itself failed before observing
