@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--skip-naive", action="store_true", help="time only the round")
     args = ap.parse_args()
 
-    hotlines = [Hotline(**{k: v or None for k, v in r.items()}) for r in registry_rows(build_population(args.seed, args.count))]
+    hotlines = [Hotline(**{k: v or None for k, v in r.items()}) for r in registry_rows(build_population(args.seed, args.count), all_websites=True)]
     sites = sum(1 for h in hotlines if h.website)
     with tempfile.TemporaryDirectory() as tmp, simweb_process(args.seed, args.count) as proxy:
         simweb = simweb_pids()

@@ -52,7 +52,7 @@ class Lexicon:
 @cache
 def load_lexicon() -> Lexicon:
     data = yaml.safe_load(resources.files("crawler").joinpath("lexicon.yaml").read_text("utf-8"))
-    return Lexicon({k: tuple(v) for k, v in data.items()})
+    return Lexicon({k: tuple(str(w) for w in v) for k, v in data.items()})
 
 
 @dataclass
@@ -227,6 +227,27 @@ def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon:
                                            element=css_path(img), page_qr=lexicon.says("page_qr", context)))
     found.follow = list(dict.fromkeys(found.follow))
     return found
+
+
+def find_hotline_site(url: str, html: str, lexicon: Lexicon | None = None) -> list[tuple[str, str, str]]:
+    """Links on a city government portal that name the 12345 hotline, best first, as
+    (url, text, css path). News items in dated lists are left out: they are about the hotline,
+    not the way to it."""
+    lexicon = lexicon or load_lexicon()
+    words = lexicon.words["hotline_site"]
+    ranked = []
+    for a in Selector(text=html).css("a[href]"):
+        href = (a.attrib.get("href") or "").strip()
+        text = re.sub(r"\s+", "", text_of(a) or a.attrib.get("title", ""))
+        if not href or href.startswith(("javascript:", "mailto:", "tel:", "#")) or not text:
+            continue
+        if len(text) > 20 or is_hidden(a) or in_dated_row(a):
+            continue
+        rank = next((i for i, w in enumerate(words) if w in text), None)
+        if rank is not None:
+            ranked.append((rank, canonical_url(urljoin(url, href)), text, css_path(a)))
+    ranked.sort(key=lambda r: r[0])
+    return list(dict.fromkeys((u, t, e) for _, u, t, e in ranked))
 
 
 def _around(text: str, needle: str, width: int = 60) -> str:

@@ -1,23 +1,33 @@
 """The discovery spider: from each hotline's known entry, visit its pages (budgeted, same site
 only) and yield every channel found, with provenance. Scrapy does the fetching, politeness,
-retries and the page budget; ``extract`` does the reading."""
+retries and the page budget; ``extract`` does the reading.
+
+Each hotline ends with a ``done`` item once none of its requests is left in flight, so an
+interrupted crawl can resume with the hotlines that never finished (``crawler.run``)."""
 
 from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import StopDownload
 from scrapy.http import Response
 
-from .extract import canonical_url, decode_html, extract
+from .extract import canonical_url, decode_html, extract, find_hotline_site
 
 WECHAT_ONLY = re.compile(r"请在微信(客户端|中)打开")
 WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
              "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50 NetType/WIFI Language/zh_CN")
+# What a page, a script or a data endpoint is served as; anything else (PDF, ZIP, APK, video)
+# is a download, stopped once its headers have arrived.
+READABLE_TYPES = ("text/", "html", "xml", "json", "javascript")
 
 
 class HotlineSpider(scrapy.Spider):
@@ -32,27 +42,124 @@ class HotlineSpider(scrapy.Spider):
         self.start_depth = start_depth
         self.pages: dict[str, int] = {}  # pages parsed, per hotline
         self.budget_left: dict[str, int] = {}  # pages that may still be requested, per hotline
+        self.in_flight: Counter[str] = Counter()  # requests not yet answered, per hotline
+        self.seen: dict[str, set[str]] = {}  # pages requested, per hotline
+        self.cookies: dict[str, list[dict[str, str]]] = {}  # from a rendered page, per hotline
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HotlineSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
+        return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for h in self.hotlines:
+            hid = h["hotline_id"]
             entry = h.get("website") or h.get("h5")
-            if not entry:
-                continue
-            hosts = {urlsplit(u).hostname for u in (h.get("website"), h.get("h5")) if u}
-            yield self.page(entry, h["hotline_id"], hosts, self.start_depth, h5=not h.get("website"), entry=True)
+            if entry:
+                hosts = {urlsplit(u).hostname for u in (h.get("website"), h.get("h5")) if u}
+                yield self.page(entry, hid, hosts, self.start_depth, h5=not h.get("website"), entry=True)
+            elif h.get("gov_portal"):
+                # No known website: look for the hotline's link on the city government portal.
+                meta = {"hotline_id": hid, "hosts": {urlsplit(h["gov_portal"]).hostname}, "depth_left": 0,
+                        "h5": False, "portal": True, **({"proxy": self.proxy} if self.proxy else {})}
+                yield self.track(scrapy.Request(h["gov_portal"], callback=self.parse_portal, errback=self.failed,
+                                                meta=meta, dont_filter=True))
+
+    # -- bookkeeping: a hotline is done when none of its requests is in flight -----------------
+
+    def track(self, request: scrapy.Request) -> scrapy.Request:
+        self.in_flight[request.meta["hotline_id"]] += 1
+        return request
+
+    def guarded(self, hotline_id: str, url: str, work: Iterator[Any]) -> Iterator[Any]:
+        """Run a callback's work, then count the request answered. A bug on our side becomes a
+        classified failure of that page, and the hotline still finishes."""
+        try:
+            yield from work
+        except Exception as exc:  # noqa: BLE001 (reported as an item, the crawl goes on)
+            yield {"type": "failure", "hotline_id": hotline_id, "url": url, "kind": "crawler_error",
+                   "reason": f"{type(exc).__name__}: {exc}"[:200]}
+        yield from self.answered(hotline_id)
+
+    def answered(self, hotline_id: str) -> Iterator[dict[str, Any]]:
+        self.in_flight[hotline_id] -= 1
+        if self.in_flight[hotline_id] <= 0:
+            yield {"type": "done", "hotline_id": hotline_id, "pages": self.pages.get(hotline_id, 0)}
+
+    def headers_received(self, headers: Any, body_length: int, request: scrapy.Request,
+                         spider: scrapy.Spider) -> None:
+        """Stop a download (PDF, archive, installer) as soon as its headers say it is one."""
+        if "qr" in request.meta:
+            return  # QR images are what we came for
+        ctype = headers.get(b"Content-Type", b"").decode("latin-1").lower()
+        if ctype and not any(t in ctype for t in READABLE_TYPES):
+            raise StopDownload(fail=False)
+
+    # -- requests ---------------------------------------------------------------------------
 
     def page(self, url: str, hotline_id: str, hosts: set[str | None], depth: int, h5: bool = False,
-             entry: bool = False) -> scrapy.Request:
+             entry: bool = False, found: dict[str, Any] | None = None) -> scrapy.Request:
         meta: dict[str, Any] = {"hotline_id": hotline_id, "hosts": hosts, "depth_left": depth, "h5": h5}
         if self.proxy:
             meta["proxy"] = self.proxy
+        if found:
+            meta["found"] = found
         headers = {"User-Agent": WECHAT_UA} if h5 else {}
-        # Entry pages skip the duplicate filter so that a redirect loop runs into the redirect
-        # limit (and is reported) instead of being silently dropped as "already seen".
-        return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta, headers=headers,
-                              cb_kwargs={"entry": entry}, dont_filter=entry)
+        self.seen.setdefault(hotline_id, set()).add(url)
+        # Duplicates are filtered here, per hotline, not by the scheduler: a request the
+        # scheduler dropped would never be answered, and the hotline would never be done.
+        return self.track(scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta,
+                                         headers=headers, cb_kwargs={"entry": entry}, dont_filter=True,
+                                         cookies=self.cookies.get(hotline_id)))
 
     def parse(self, response: Response, entry: bool = False) -> Iterator[Any]:
+        yield from self.guarded(response.meta["hotline_id"], response.url, self.read_page(response, entry))
+
+    async def parse_rendered(self, response: Response, entry: bool = False) -> AsyncIterator[Any]:
+        """A page Chromium rendered: hand its cookies (a passed JS challenge) to the plain
+        requests that follow, so that QR images and further pages need no browser."""
+        page = response.meta.get("playwright_page")
+        cookies: list[dict[str, Any]] = []
+        if page is not None:
+            try:
+                cookies = await page.context.cookies()
+            finally:
+                await page.close()
+        self.cookies[response.meta["hotline_id"]] = [
+            {"name": c["name"], "value": c["value"], "domain": c["domain"], "path": c.get("path", "/")}
+            for c in cookies]
+        for item in self.parse_portal(response) if response.meta.get("portal") else self.parse(response, entry):
+            yield item
+
+    async def failed_rendered(self, failure: Any) -> AsyncIterator[Any]:
+        page = failure.request.meta.get("playwright_page")
+        if page is not None:
+            await page.close()
+        for item in self.failed(failure):
+            yield item
+
+    def parse_portal(self, response: Response) -> Iterator[Any]:
+        yield from self.guarded(response.meta["hotline_id"], response.url, self.read_portal(response))
+
+    def read_portal(self, response: Response) -> Iterator[Any]:
+        """A city government portal: the hotline's website is the link that names it."""
+        meta = response.meta
+        hid = meta["hotline_id"]
+        yield {"type": "page", "hotline_id": hid, "url": response.url, "status": response.status,
+               "rendered": False}
+        html, _ = decode_html(response.body, None)
+        links = find_hotline_site(response.url, html)
+        if links:
+            url, text, element = links[0]
+            found = {"found_on": response.url, "element": element, "text": text}
+            hosts = {urlsplit(url).hostname}
+            yield self.page(url, hid, hosts, self.start_depth, entry=True, found=found)
+        else:
+            yield {"type": "failure", "hotline_id": hid, "url": response.url, "kind": "no_website_link",
+                   "reason": "the city government portal links to no 12345 hotline site"}
+
+    def read_page(self, response: Response, entry: bool) -> Iterator[Any]:
         meta = response.meta
         hid = meta["hotline_id"]
         yield {"type": "page", "hotline_id": hid, "url": response.url, "status": response.status,
@@ -65,30 +172,34 @@ class HotlineSpider(scrapy.Spider):
         html, charset = decode_html(response.body, declared)
         if not meta["h5"] and WECHAT_ONLY.search(html):
             # "请在微信客户端打开": a WeChat H5 page; ask again as WeChat's browser.
-            yield response.request.replace(headers={"User-Agent": WECHAT_UA}, meta={**meta, "h5": True},
-                                           dont_filter=True)
+            yield self.track(response.request.replace(headers={"User-Agent": WECHAT_UA},
+                                                      meta={**meta, "h5": True}, dont_filter=True))
             return
         hosts = {h for h in meta["hosts"] if h}
         found = extract(response.url, html, hid, hosts)
         if entry:
             kind = "h5" if meta["h5"] else "website"
+            via = meta.get("found") or {"found_on": "registry", "element": None, "text": None}
             yield {"type": "channel", "hotline_id": hid, "kind": kind, "value": canonical_url(response.url),
-                   "found_on": "registry", "element": None, "text": None, "excerpt": None}
+                   "excerpt": None, **via}
         for ch in found.channels:
             yield {"type": "channel", **ch.model_dump()}
         if needs_browser(html) and not meta.get("playwright"):
             # A page that draws itself with JavaScript (single-page app): render it once.
             yield self.rendered(response.request)
         for img in found.qr_images:
-            yield scrapy.Request(img.url, callback=self.parse_qr, errback=self.failed, dont_filter=True,
-                                 headers={"User-Agent": WECHAT_UA} if meta["h5"] else {},
-                                 meta=self.plain_meta({**meta, "qr": img, "page": response.url}))
+            yield self.track(scrapy.Request(
+                img.url, callback=self.parse_qr, errback=self.failed, dont_filter=True,
+                headers={"User-Agent": WECHAT_UA} if meta["h5"] else {},
+                cookies=self.cookies.get(hid), meta=self.plain_meta({**meta, "qr": img, "page": response.url})))
+        seen = self.seen.setdefault(hid, set())
         for frame in found.frames:
-            yield self.page(frame, hid, meta["hosts"], depth=0, h5=meta["h5"])
+            if frame not in seen:
+                yield self.page(frame, hid, meta["hosts"], depth=0, h5=meta["h5"])
         if meta["depth_left"] > 0:
             # The budget counts requests, not parsed pages: a calendar or an endless query
             # string cannot queue more than the budget while earlier pages are in flight.
-            allowed = found.follow[: max(0, self.budget_left[hid])]
+            allowed = [u for u in found.follow if u not in seen][: max(0, self.budget_left[hid])]
             self.budget_left[hid] -= len(allowed)
             for url in allowed:
                 yield self.page(url, hid, meta["hosts"], depth=meta["depth_left"] - 1, h5=meta["h5"])
@@ -98,6 +209,9 @@ class HotlineSpider(scrapy.Spider):
             yield {"type": "note", "hotline_id": hid, "note": f"{response.url} declared {declared}, decoded as {charset}"}
 
     def parse_qr(self, response: Response) -> Iterator[dict[str, Any]]:
+        yield from self.guarded(response.meta["hotline_id"], response.url, self.read_qr(response))
+
+    def read_qr(self, response: Response) -> Iterator[dict[str, Any]]:
         import zxingcpp
         from PIL import Image, UnidentifiedImageError
 
@@ -128,11 +242,17 @@ class HotlineSpider(scrapy.Spider):
         from scrapy_playwright.page import PageMethod
 
         meta = {**request.meta, "playwright": True, "handle_httpstatus_list": [412],
+                "playwright_include_page": True,
                 "playwright_page_methods": [PageMethod("wait_for_load_state", "networkidle")]}
         meta.pop("proxy", None)  # the browser has the proxy in its launch options
-        return request.replace(meta=meta, dont_filter=True)
+        return self.track(request.replace(meta=meta, dont_filter=True, callback=self.parse_rendered,
+                                          errback=self.failed_rendered))
 
     def failed(self, failure: Any) -> Iterator[Any]:
+        request = failure.request
+        yield from self.guarded(request.meta["hotline_id"], request.url, self.read_failure(failure))
+
+    def read_failure(self, failure: Any) -> Iterator[Any]:
         request = failure.request
         reason = failure.getErrorMessage()[:200] or type(failure.value).__name__
         status = getattr(getattr(failure.value, "response", None), "status", None)
@@ -142,7 +262,8 @@ class HotlineSpider(scrapy.Spider):
             return
         if request.meta.get("playwright") and not request.meta.get("render_retried"):
             # Rendering is the slow path and the first to time out on a busy machine: once more.
-            yield request.replace(meta={**request.meta, "render_retried": True}, dont_filter=True)
+            meta = {k: v for k, v in request.meta.items() if k != "playwright_page"}
+            yield self.track(request.replace(meta={**meta, "render_retried": True}, dont_filter=True))
             return
         yield {"type": "failure", "hotline_id": request.meta.get("hotline_id"), "url": request.url,
                "kind": classify_failure(failure.value, status), "reason": reason}

@@ -57,6 +57,8 @@ def settings_from(config: Path | None, **overrides: object) -> Settings:
 
 RegistryOpt = Annotated[Path, typer.Option("--registry", help="Registry of hotlines (.csv or .yaml)")]
 RoundOpt = Annotated[str, typer.Option("--round", help="Name of the round, e.g. 2026-Q4")]
+ResumeOpt = Annotated[bool, typer.Option(
+    "--resume", help="Continue a stopped round: keep the hotlines it finished, do only the rest")]
 HotlinesOpt = Annotated[str | None, typer.Option("--hotlines", help="Comma-separated hotline ids (default: all)")]
 
 
@@ -96,30 +98,33 @@ def audit(
     out_dir: OutOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    resume: ResumeOpt = False,
 ) -> None:
     """Run an audit round: discover every hotline's channels, then every check."""
     settings = settings_from(config, proxy=proxy, out=out_dir, db=db)
     plan = plan_round(registry, round_name, settings, hotlines, only)
-    raise typer.Exit(run_audit(plan))
+    raise typer.Exit(run_audit(plan, resume=resume))
 
 
-def discover_with_progress(plan: RoundPlan, progress: Progress) -> Discovery:
-    from .discovery import run_discovery
+def discover_with_progress(plan: RoundPlan, progress: Progress, resume: bool = False) -> Discovery:
+    from .discovery import crawl_entries, run_discovery
 
-    sites = sum(1 for h in plan.hotlines if h.website)
+    sites = len(crawl_entries(plan.hotlines))
     task = progress.add_task("discover", total=sites, tally="")
-    found = run_discovery(plan.hotlines, plan.settings, plan.round_dir / "discovery",
+    found = run_discovery(plan.hotlines, plan.settings, plan.round_dir / "discovery", resume=resume,
                           on_progress=lambda n: progress.update(task, completed=min(n, sites)))
     kinds = Counter(c.kind for cs in found.channels.values() for c in cs)
     progress.update(task, tally=" ".join(f"{k}:{n}" for k, n in kinds.most_common()))
     return found
 
 
-def run_audit(plan: RoundPlan, discover_first: bool = True) -> int:
-    """Run a planned round with a progress bar; returns the exit code."""
+def run_audit(plan: RoundPlan, discover_first: bool = True, resume: bool = False) -> int:
+    """Run a planned round with a progress bar; returns the exit code. With ``resume`` the
+    hotlines a stopped run of the round finished are kept, not redone."""
     from journeys.browser import BrowserUnavailable
 
     from .audit import run_round, tool_version
+    from .discovery import with_discovered_websites
     from .model import Hotline
     from .store import Store
 
@@ -131,7 +136,9 @@ def run_audit(plan: RoundPlan, discover_first: bool = True) -> int:
     run_id = store.begin_round(
         plan.round_name, plan.hotlines, tool_version=tool_version(), config_hash=settings.fingerprint(),
         settings=settings.model_dump(mode="json"), registry=plan.registry, proxy=settings.proxy,
+        resume=resume,
     )
+    finished = store.done_hotlines(run_id) if resume else set()
     tally: Counter[str] = Counter()
     status = "failed"
     progress = Progress(
@@ -141,9 +148,13 @@ def run_audit(plan: RoundPlan, discover_first: bool = True) -> int:
     try:
         with progress:
             if discover_first:
-                found = discover_with_progress(plan, progress)
+                found = discover_with_progress(plan, progress, resume=resume)
                 plan.channels = dict(found.channels)
                 plan.discovery_notes = {h.hotline_id: found.notes_for(h.hotline_id) for h in plan.hotlines}
+                plan.hotlines = with_discovered_websites(plan.hotlines, found)
+            if finished:
+                err.print(f"Resuming round {plan.round_name}: {len(finished)} hotlines already audited.")
+                plan.hotlines = [h for h in plan.hotlines if h.hotline_id not in finished]
             task = progress.add_task("audit", total=len(plan.hotlines), tally="")
 
             def on_done(hotline: Hotline, result: HotlineResult) -> None:
@@ -166,7 +177,7 @@ def run_audit(plan: RoundPlan, discover_first: bool = True) -> int:
     data_done = sum(tally.values())
     if status == "interrupted":
         err.print(f"[yellow]Interrupted.[/] {data_done} verdicts saved for round {plan.round_name}; "
-                  "rerun the same command to redo the round.")
+                  "rerun the same command with --resume to finish it (without --resume: redo it).")
         out.print(f"Partial report: {paths['report']}")
         return 130
     out.print(f"Round [bold]{plan.round_name}[/]: {len(plan.hotlines)} hotlines · "
@@ -198,6 +209,7 @@ def discover(
     out_dir: OutOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    resume: ResumeOpt = False,
 ) -> None:
     """Find every hotline's channels (no checks): writes channels.csv for the round."""
     from . import audit as rounds
@@ -209,12 +221,12 @@ def discover(
     store = Store(settings.db)
     run_id = store.begin_round(round_name, entries, tool_version=rounds.tool_version(),
                                config_hash=settings.fingerprint(), settings=settings.model_dump(mode="json"),
-                               registry=str(registry), proxy=settings.proxy)
+                               registry=str(registry), proxy=settings.proxy, resume=resume)
     status = "failed"
     try:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.fields[tally]}"), console=err) as progress:
-            found = discover_with_progress(plan, progress)
+            found = discover_with_progress(plan, progress, resume=resume)
         for h in entries:
             store.save_hotline(run_id, HotlineResult(
                 hotline_id=h.hotline_id, channels=found.channels.get(h.hotline_id, []),

@@ -1,5 +1,9 @@
 """Discovery as a step of a round: the Scrapy crawl runs in a child process (Twisted's reactor
-starts once per process), streaming findings to a JSON-lines file that this side reads."""
+starts once per process), appending findings to a JSON-lines file that this side reads.
+
+Resuming: the crawler marks each hotline ``done`` once nothing of it is in flight. A resumed
+crawl keeps the lines of done hotlines, drops the partial lines of the others and crawls only
+those again, so finished hotlines are never fetched twice."""
 
 from __future__ import annotations
 
@@ -9,12 +13,20 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from crawler.known import known_channels
 from crawler.results import Discovery, resolve
 
 from .config import Settings
+from .files import write_atomically
 from .model import Hotline
+
+
+def crawl_entries(hotlines: list[Hotline]) -> list[dict[str, str]]:
+    """What the crawler starts from: a known website, or else the city government portal."""
+    return [{"hotline_id": h.hotline_id, "website": h.website or "", "gov_portal": h.gov_portal or ""}
+            for h in hotlines if h.website or h.gov_portal]
 
 
 def run_discovery(
@@ -24,34 +36,24 @@ def run_discovery(
     on_progress: Callable[[int], None] = lambda n: None,
     resume: bool = False,
 ) -> Discovery:
-    """Crawl every hotline's entry points; the registry's own URLs are always kept."""
+    """Crawl every hotline's entry points; the registry's own URLs are always kept.
+    ``on_progress`` gets the number of hotlines finished so far."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    entries = [{"hotline_id": h.hotline_id, "website": h.website or ""} for h in hotlines if h.website]
-    todo = work_dir / "discovery-input.json"
+    entries = crawl_entries(hotlines)
     found = work_dir / "discovery.jsonl"
-    todo.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
-    cmd = [sys.executable, "-m", "crawler.run", str(todo), str(found), "--chromium", settings.browser.executable,
-           "--page-budget", str(settings.discovery.page_budget), "--depth", str(settings.discovery.depth)]
-    if settings.proxy:
-        cmd += ["--proxy", settings.proxy]
-    if resume:
-        cmd += ["--jobdir", str(work_dir / "discovery-job")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        while proc.poll() is None:
-            on_progress(_hotlines_seen(found))
-            time.sleep(0.5)
-    except BaseException:
-        proc.terminate()
-        proc.wait(timeout=30)
-        raise
-    stderr = proc.stderr.read() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"discovery crawl failed (exit {proc.returncode}): {stderr.strip()[-500:]}")
+    finished = keep_finished(found) if resume else set()
+    if not resume:
+        found.unlink(missing_ok=True)
+    todo_entries = [e for e in entries if e["hotline_id"] not in finished]
+    todo = work_dir / "discovery-input.json"
+    todo.write_text(json.dumps(todo_entries, ensure_ascii=False), encoding="utf-8")
+    stderr = ""
+    if todo_entries:
+        stderr = _crawl(todo, found, settings, on_progress)
     on_progress(len(entries))
-    items = [json.loads(line) for line in found.read_text(encoding="utf-8").splitlines() if line.strip()] \
-        if found.exists() else []
-    if entries and not any(i.get("type") in ("page", "failure") for i in items):
+    items = read_items(found)
+    if todo_entries and not any(i.get("type") in ("page", "failure") and i.get("hotline_id") in
+                                {e["hotline_id"] for e in todo_entries} for i in items):
         # Not one page fetched nor one failure recorded: the crawler itself is broken.
         raise RuntimeError(f"discovery fetched nothing; crawler output: {stderr.strip()[-800:] or 'none'}")
     discovery = resolve(items)
@@ -63,13 +65,70 @@ def run_discovery(
     return discovery
 
 
-def _hotlines_seen(path: Path) -> int:
+def _crawl(todo: Path, found: Path, settings: Settings, on_progress: Callable[[int], None]) -> str:
+    cmd = [sys.executable, "-m", "crawler.run", str(todo), str(found), "--chromium", settings.browser.executable,
+           "--page-budget", str(settings.discovery.page_budget), "--depth", str(settings.discovery.depth)]
+    if settings.proxy:
+        cmd += ["--proxy", settings.proxy]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        while proc.poll() is None:
+            on_progress(len(finished_hotlines(found)))
+            time.sleep(0.5)
+    except BaseException:
+        proc.terminate()
+        proc.wait(timeout=30)
+        raise
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"discovery crawl failed (exit {proc.returncode}): {stderr.strip()[-500:]}")
+    return stderr
+
+
+def read_items(path: Path) -> list[dict[str, Any]]:
+    """The crawler's findings; a line cut short by a kill is skipped."""
     if not path.exists():
-        return 0
-    seen = set()
+        return []
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return items
+
+
+def finished_hotlines(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    done = set()
     with path.open(encoding="utf-8") as f:
         for line in f:
-            i = line.find('"hotline_id": "')
-            if i >= 0:
-                seen.add(line[i + 15: line.find('"', i + 15)])
-    return len(seen)
+            if line.startswith('{"type": "done"'):
+                try:
+                    done.add(json.loads(line)["hotline_id"])
+                except (json.JSONDecodeError, KeyError):
+                    continue
+    return done
+
+
+def keep_finished(path: Path) -> set[str]:
+    """Rewrite the findings file with only the hotlines the crawler finished; returns them."""
+    done = finished_hotlines(path)
+    kept = [json.dumps(i, ensure_ascii=False) + "\n" for i in read_items(path) if i.get("hotline_id") in done]
+    if path.exists():
+        write_atomically(path, "".join(kept).encode("utf-8"))
+    return done
+
+
+def with_discovered_websites(hotlines: list[Hotline], discovery: Discovery) -> list[Hotline]:
+    """Hotlines whose website the registry did not know get the one discovery found (on the
+    city government portal), so the checks test it."""
+    out = []
+    for h in hotlines:
+        if not h.website:
+            site = next((c.value for c in discovery.channels.get(h.hotline_id, []) if c.kind == "website"), None)
+            if site:
+                h = h.model_copy(update={"website": site})
+        out.append(h)
+    return out

@@ -67,6 +67,7 @@ class Hotline(BaseModel):
     tier: str | None = None
     merge_mode: str | None = None
     website: str | None = None
+    gov_portal: str | None = None  # the city government portal, to find a website not listed
     wechat: str | None = None
     mini_program: str | None = None
     app: str | None = None
@@ -210,3 +211,74 @@ class FindabilityObservation(BaseModel):
     entry_points: list[EntryPoint] = Field(default_factory=list)
     attempts: list[QueryAttempt] = Field(default_factory=list)
     tool_error: str | None = None  # the journey itself failed before observing
+
+
+# -- service effectiveness (服务有效性) ---------------------------------------------------------
+
+SubmitStage = Literal["entry", "register", "sms", "login", "captcha", "form"]
+
+
+class StageFailure(BaseModel):
+    """One thing that went wrong on the way to a submission, and whose fault it was."""
+
+    stage: SubmitStage
+    side: Side = "site"
+    message: str = ""  # the error text the page showed, or what our tool hit
+    operator_timeout: bool = False  # a person was needed (SMS code, captcha) and none answered
+    screenshot: str | None = None
+
+
+class ProgressCheck(BaseModel):
+    """One look at the tracking page (查询办理进度) for our case."""
+
+    checked_at: datetime
+    url: str | None = None
+    shown: bool  # the page showed our case's handling status
+    status_text: str | None = None  # e.g. 已受理 / 办理中 / 已办结, or the page's "no result" text
+    side: Side = "site"  # "tool": we could not look (proxy, browser), so it says nothing
+    error: str | None = None
+    screenshot: str | None = None
+
+
+class ReplyRecord(BaseModel):
+    """The hotline's answer to our case, as shown on the tracking page (or sent by SMS)."""
+
+    text: str
+    replied_at: datetime | None = None  # the date the page gives for the reply
+    seen_at: datetime
+    source: str = "track"  # track, sms, mine (我的诉求)
+
+
+class SubmissionObservation(BaseModel):
+    """Everything the submission journey and its rechecks saw for one hotline. Stage flags are
+    None when the stage was not reached or not needed (no login, no captcha)."""
+
+    hotline_id: str
+    observed_at: datetime = Field(default_factory=utcnow)
+    channel: Literal["website", "h5"] | None = None  # None: no internet channel to test
+    url: str | None = None  # the submission page
+    scenario_id: str | None = None
+    case_type: str | None = None  # 咨询 / 投诉 / 求助 / 建议
+    title: str | None = None
+    body: str | None = None
+    keywords: list[str] = Field(default_factory=list)  # the scenario's, kept with the case
+    entry_found: bool = False
+    needs_login: bool | None = None
+    registered: bool | None = None
+    sms_code_received: bool | None = None
+    logged_in: bool | None = None
+    captcha_present: bool | None = None
+    captcha_solved: bool | None = None  # the site accepted our captcha answer
+    captcha_solver: str | None = None  # ocr, operator
+    captcha_attempts: int = 0
+    form_accepted: bool | None = None
+    submitted_at: datetime | None = None
+    error_texts: list[str] = Field(default_factory=list)
+    failures: list[StageFailure] = Field(default_factory=list)
+    receipt: dict[str, str] = Field(default_factory=dict)  # parse_receipt() of the receipt page
+    receipt_text: str | None = None
+    progress: list[ProgressCheck] = Field(default_factory=list)
+    replies: list[ReplyRecord] = Field(default_factory=list)
+    needs_operator: bool = False  # some step waited for a person who did not answer
+    tool_error: str | None = None  # the journey itself failed before observing
+    evidence: list[str] = Field(default_factory=list)

@@ -154,10 +154,19 @@ class Store:
         settings: dict,
         registry: str,
         proxy: str | None,
+        resume: bool = False,
     ) -> int:
-        """Start (or restart from scratch) a round; returns its run id."""
+        """Start (or restart from scratch) a round; returns its run id. With ``resume`` an
+        existing round keeps the hotlines it finished (see ``done_hotlines``)."""
         with self.session.begin() as s:
             old = s.scalar(select(RunRow).where(RunRow.round == round_name))
+            if old is not None and resume:
+                old.status, old.finished_at = "running", None
+                have = set(s.scalars(select(HotlineRow.hotline_id).where(HotlineRow.run_id == old.id)))
+                for h in hotlines:
+                    if h.hotline_id not in have:
+                        s.add(HotlineRow(run_id=old.id, hotline_id=h.hotline_id, data=h.model_dump()))
+                return old.id
             if old is not None:
                 _delete_run(s, old.id)
             run = RunRow(
@@ -194,6 +203,11 @@ class Store:
             row = s.get(HotlineRow, (run_id, hid))
             if row is not None:
                 row.done = True
+
+    def done_hotlines(self, run_id: int) -> set[str]:
+        with self.session() as s:
+            return set(s.scalars(select(HotlineRow.hotline_id).where(HotlineRow.run_id == run_id,
+                                                                     HotlineRow.done.is_(True))))
 
     def finish_round(self, run_id: int, status: str) -> None:
         with self.session.begin() as s:

@@ -28,7 +28,7 @@ def simweb() -> Iterator[str]:
 
 
 def population_hotlines(seed: int = SEED, count: int = COUNT) -> list[Hotline]:
-    return [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(build_population(seed, count))]
+    return [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(build_population(seed, count), all_websites=True)]
 
 
 @dataclass

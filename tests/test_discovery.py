@@ -16,9 +16,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("discovery")]
 
 @pytest.fixture(scope="module")
 def discovered(simweb_full, tmp_path_factory):
+    from fixtures.simweb import registry_rows
+
     portals = build_population()
-    hotlines = [Hotline(hotline_id=p.hotline_id, name=p.name, province=p.province, city=p.city,
-                        website=p.website or p.h5 or None) for p in portals]
+    # The registry as an auditor gets it (some rows name only the city government portal);
+    # an H5-only hotline starts from its H5 site.
+    hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
+    hotlines = [h if h.website or not p.h5 else h.model_copy(update={"website": p.h5})
+                for h, p in zip(hotlines, portals, strict=True)]
     tmp = tmp_path_factory.mktemp("discovery")
     settings = load_settings(None, proxy=simweb_full, out=tmp, db=f"sqlite:///{tmp / 's.db'}")
     return portals, run_discovery(hotlines, settings, tmp)
@@ -50,6 +55,18 @@ def test_recall_and_precision_per_kind(discovered):
     for kind in CHANNEL_KINDS:
         assert tp[kind] / max(1, tp[kind] + fn[kind]) >= 0.98, (kind, misses[kind][:5])
         assert tp[kind] / max(1, tp[kind] + fp[kind]) >= 0.98, (kind, misses[kind][:5])
+
+
+def test_websites_not_in_the_registry_are_found_on_the_city_portal(discovered):
+    from fixtures.simweb.gold import portal_only
+
+    portals, found = discovered
+    hidden = [p for p in portals if portal_only(p)]
+    assert len(hidden) >= 10
+    for p in hidden:
+        sites = [c for c in found.channels[p.hotline_id] if c.kind == "website"]
+        assert [c.value for c in sites] == [p.website], p.hotline_id
+        assert sites[0].found_on == f"http://{p.host}/" and "12345" in (sites[0].text or "")
 
 
 def test_no_page_url_qr_is_taken_for_a_wechat_account(discovered):
@@ -89,3 +106,123 @@ def test_discover_command_writes_channels_csv(simweb, tmp_path):
     assert {r["hotline_id"] for r in rows if r["kind"] == "website"} == {p.hotline_id for p in sites}
     submit = [r for r in rows if r["kind"] == "submit"]
     assert submit and all(r["found_on"].startswith("http") and r["element"] and r["text"] for r in submit)
+
+
+def test_a_killed_crawl_resumes_without_refetching_finished_hotlines(simweb, tmp_path):
+    import csv
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from fixtures.simweb import registry_rows
+    from hotline_audit.files import csv_bytes
+
+    from .conftest import COUNT, SEED
+
+    portals = build_population(SEED, COUNT)
+    (tmp_path / "reg.csv").write_bytes(csv_bytes(registry_rows(portals)))
+    cmd = [sys.executable, "-m", "hotline_audit", "discover", "--registry", "reg.csv", "--round", "r",
+           "--proxy", simweb]
+    feed = tmp_path / "runs" / "r" / "discovery" / "discovery.jsonl"
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    done: set[str] = set()
+    while len(done) < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if feed.exists():
+            done = {json.loads(line)["hotline_id"] for line in feed.read_text("utf-8").splitlines()
+                    if line.startswith('{"type": "done"')}
+    os.killpg(proc.pid, signal.SIGKILL)  # the command, the crawler and its browser, mid-crawl
+    proc.wait()
+    done = {json.loads(line)["hotline_id"] for line in feed.read_text("utf-8", errors="replace").splitlines()
+            if line.startswith('{"type": "done"')}
+    sites = {p.hotline_id for p in portals if p.website or p.site_kind == "gov_column"}
+    assert 4 <= len(done) < len(sites), "the kill should land mid-crawl"
+
+    resumed = subprocess.run([*cmd, "--resume"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    items = [json.loads(line) for line in feed.read_text("utf-8").splitlines()]
+    pages = Counter(i["hotline_id"] for i in items if i["type"] == "page")
+    dones = Counter(i["hotline_id"] for i in items if i["type"] == "done")
+    assert all(dones[h] == 1 for h in sites), dones  # every hotline finished exactly once
+    first_fetch = {h: n for h, n in pages.items() if h in done}
+    assert all(n >= 1 for n in first_fetch.values())
+    # Nothing of a finished hotline was fetched again: its pages are those of the first run.
+    after_kill = [i for i in items[sum(1 for i in items if i["hotline_id"] in done):]]
+    assert not any(i["hotline_id"] in done for i in after_kill)
+    with open(tmp_path / "runs" / "r" / "channels.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["hotline_id"] for r in rows if r["kind"] == "website"} == \
+        {p.hotline_id for p in portals if p.website}
+
+
+def test_downloads_are_stopped_at_their_headers(tmp_path):
+    """A linked 20 MB PDF costs its headers, not its body; the page around it is still read."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    sent = {"bytes": 0}
+    size = 20_000_000
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(text='<html><body><a href="/guide.pdf">办事指南</a>'
+                                 '<a href="/col/hdjl.html">我要投诉</a></body></html>', content_type="text/html")
+
+    async def pdf(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/pdf", "Content-Length": str(size)})
+        await resp.prepare(request)
+        chunk = b"%PDF" + b"0" * 65532
+        try:
+            while sent["bytes"] < size:
+                await resp.write(chunk)
+                sent["bytes"] += len(chunk)
+                await asyncio.sleep(0.001)
+        except (ConnectionResetError, RuntimeError):
+            pass
+        return resp
+
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_get("/", home)
+    app.router.add_get("/guide.pdf", pdf)
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+        found = run_discovery([Hotline(hotline_id="local", name="本地", province="江苏", city="南京",
+                                       website=f"http://127.0.0.1:{port}/")], settings, tmp_path)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    assert any(c.kind == "submit" for c in found.channels["local"])
+    assert sent["bytes"] < size / 10, sent
+
+
+def test_a_js_challenge_is_passed_once_then_plain_requests_carry_its_cookie(simweb, tmp_path):
+    import json
+
+    from .conftest import COUNT, SEED
+
+    portal = next(p for p in build_population(SEED, COUNT) if p.trait == "js_challenge")
+    settings = load_settings(None, proxy=simweb, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+    hotline = Hotline(hotline_id=portal.hotline_id, name=portal.name, province=portal.province,
+                      city=portal.city, website=portal.website)
+    found = run_discovery([hotline], settings, tmp_path)
+    pages = [json.loads(line) for line in (tmp_path / "discovery.jsonl").read_text("utf-8").splitlines()
+             if '"type": "page"' in line]
+    # The browser passes the challenge (a second render when the first caught the page before
+    # its reload); every other page is a plain request carrying the cookie.
+    assert len(pages) > 5 and 1 <= sum(p["rendered"] for p in pages) <= 2
+    assert {c.kind for c in found.channels[portal.hotline_id]} >= set(channel_values(portal)) - {"wechat"}
+    assert "wechat" in {c.kind for c in found.channels[portal.hotline_id]}  # its QR image, decoded

@@ -73,8 +73,19 @@ def test_ctrl_c_stops_cleanly_and_the_round_can_be_rerun(tmp_path, simweb):
     assert judged == data.done  # whole hotlines only: a verdict exactly where saved
     assert "本轮状态" in (tmp_path / "runs" / "r1" / "report.html").read_text(encoding="utf-8")
 
-    rerun = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    # --resume keeps what was finished: those hotlines are neither crawled nor audited again.
+    kept = {hid: obs for (hid, journey), obs in data.observations.items() if journey == "stability"}
+    rerun = subprocess.run([*cmd, "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
     assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(kept)} hotlines already audited" in rerun.stderr
     data = db.load_round("r1")
     assert data.status == "finished" and data.done == {p.hotline_id for p in portals}
     assert sorted(v.hotline_id for v in data.verdicts) == sorted(p.hotline_id for p in portals)
+    assert all(data.observations[(hid, "stability")] == obs for hid, obs in kept.items())
+
+    # Without --resume the round is redone from scratch.
+    redo = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert redo.returncode == 0, redo.stderr
+    assert "already audited" not in redo.stderr
+    assert db.load_round("r1").done == {p.hotline_id for p in portals}
