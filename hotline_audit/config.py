@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field
@@ -78,6 +79,28 @@ class FindabilityRules(BaseModel):
     query_timeout_s: float = Field(20.0, gt=0, description="a search slower than this has timed out")
 
 
+class EffectivenessSettings(BaseModel):
+    """The citizen journey (服务有效性): who submits, how codes arrive, how long replies may take."""
+
+    persona_file: Path | None = Field(
+        None, description="YAML with the real persona (name, phone, email, id_number); kept "
+        "outside the repo. Without it a fake, obviously-test persona is used (simweb only)")
+    reply_workdays: dict[str, int] = Field(
+        default_factory=lambda: {"咨询": 5, "投诉": 10, "求助": 10, "建议": 10},
+        description="working days a hotline has to reply, per case type; an unknown type gets "
+        "the longest of these (waiting longer never accuses falsely)")
+    sms_inbox_url: str | None = Field(
+        None, description="GET URL of an SMS inbox returning JSON messages, with {phone}; "
+        "{proxy} stands for the round's proxy (simweb: {proxy}/_sms?phone={phone}); without it "
+        "an operator types the code")
+    sms_wait_s: float = Field(120.0, gt=0, description="how long to wait for an SMS code")
+    captcha_mode: Literal["ocr", "operator", "auto"] = Field(
+        "auto", description="auto: OCR first, then an operator when the terminal is interactive")
+    operator_timeout_s: float = Field(300.0, gt=0, description="how long to wait for a person")
+    allow_submit: bool = Field(
+        False, description="really press submit on hotline sites (off: stop before submitting)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_AUDIT_", env_nested_delimiter="__")
 
@@ -90,6 +113,7 @@ class Settings(BaseSettings):
     discovery: DiscoverySettings = DiscoverySettings()
     stability: StabilityRules = StabilityRules()
     findability: FindabilityRules = FindabilityRules()
+    effectiveness: EffectivenessSettings = EffectivenessSettings()
 
     def fingerprint(self) -> str:
         """SHA-256 of the settings that change what a round measures (not where it writes)."""

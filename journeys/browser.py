@@ -27,6 +27,15 @@ from playwright.async_api import (
 
 from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings
 
+# WeChat's in-app browser on a phone: WeChat H5 sites answer "请在微信客户端打开" to anything
+# else. The same user agent as discovery (crawler/spider.py WECHAT_UA).
+WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+             "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50 NetType/WIFI Language/zh_CN")
+MOBILE_CONTEXT: dict[str, Any] = {
+    "user_agent": WECHAT_UA, "viewport": {"width": 390, "height": 844},
+    "is_mobile": True, "has_touch": True, "device_scale_factor": 2,
+}
+
 
 class BrowserUnavailable(RuntimeError):
     """Chromium could not be started: a problem of this machine, not of any hotline."""
@@ -67,6 +76,7 @@ class Tab:
     context: BrowserContext
     page: Page
     events: PageEvents
+    mobile: bool = False  # a phone in WeChat (MOBILE_CONTEXT), not a desktop browser
 
 
 class BrowserPool:
@@ -76,6 +86,9 @@ class BrowserPool:
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self._tabs: asyncio.Queue[Tab] = asyncio.Queue()
+        # Phone tabs are rare (WeChat H5 sites): made on first use, at most ``contexts`` of them.
+        self._mobile_tabs: asyncio.Queue[Tab] = asyncio.Queue()
+        self._mobile_made = 0
 
     async def __aenter__(self) -> BrowserPool:
         exe = self.settings.executable
@@ -121,24 +134,43 @@ class BrowserPool:
     def connected(self) -> bool:
         return self._browser is not None and self._browser.is_connected()
 
-    async def _new_tab(self, **context_options: Any) -> Tab:
+    async def _new_tab(self, mobile: bool = False, **context_options: Any) -> Tab:
         assert self._browser is not None
-        context = await self._browser.new_context(
-            viewport={"width": self.settings.viewport_width, "height": self.settings.viewport_height},
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-            ignore_https_errors=False,
-            **context_options,
-        )
+        options: dict[str, Any] = {
+            "viewport": {"width": self.settings.viewport_width, "height": self.settings.viewport_height},
+            "locale": "zh-CN",
+            "timezone_id": "Asia/Shanghai",
+            "ignore_https_errors": False,
+        }
+        options.update(MOBILE_CONTEXT if mobile else {})
+        options.update(context_options)
+        context = await self._browser.new_context(**options)
         page = await context.new_page()
         events = PageEvents()
         _listen(page, events)
-        return Tab(context, page, events)
+        return Tab(context, page, events, mobile=mobile)
+
+    async def _take(self, mobile: bool) -> Tab:
+        if not mobile:
+            return await self._tabs.get()
+        if self._mobile_tabs.empty() and self._mobile_made < self.settings.contexts:
+            self._mobile_made += 1
+            try:
+                return await self._new_tab(mobile=True)
+            except BaseException:
+                self._mobile_made -= 1
+                raise
+        return await self._mobile_tabs.get()
+
+    def _give_back(self, tab: Tab) -> None:
+        (self._mobile_tabs if tab.mobile else self._tabs).put_nowait(tab)
 
     @asynccontextmanager
-    async def tab(self) -> AsyncIterator[Tab]:
-        """Borrow a tab: cookies cleared, events reset. A tab that broke is replaced."""
-        tab = await self._tabs.get()
+    async def tab(self, mobile: bool = False) -> AsyncIterator[Tab]:
+        """Borrow a tab: cookies cleared, events reset. A tab that broke is replaced.
+
+        ``mobile=True`` borrows a phone with WeChat's user agent instead (for H5 sites)."""
+        tab = await self._take(mobile)
         healthy = True
         try:
             await tab.context.clear_cookies()
@@ -154,7 +186,7 @@ class BrowserPool:
                 except Exception:
                     healthy = False
             if healthy and not tab.page.is_closed():
-                self._tabs.put_nowait(tab)
+                self._give_back(tab)
             else:
                 await self._replace(tab)
 
@@ -165,12 +197,12 @@ class BrowserPool:
             pass
         if self.connected:
             try:
-                self._tabs.put_nowait(await self._new_tab())
+                self._give_back(await self._new_tab(mobile=tab.mobile))
                 return
             except Exception:
                 pass
         # Browser gone: put the dead tab back so waiters fail fast instead of hanging.
-        self._tabs.put_nowait(tab)
+        self._give_back(tab)
 
 
 def _listen(page: Page, events: PageEvents) -> None:

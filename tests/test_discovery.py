@@ -22,7 +22,7 @@ def discovered(simweb_full, tmp_path_factory):
     # The registry as an auditor gets it (some rows name only the city government portal);
     # an H5-only hotline starts from its H5 site.
     hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
-    hotlines = [h if h.website or not p.h5 else h.model_copy(update={"website": p.h5})
+    hotlines = [h if p.site_kind != "h5_only" else h.model_copy(update={"website": p.h5})
                 for h, p in zip(hotlines, portals, strict=True)]
     tmp = tmp_path_factory.mktemp("discovery")
     settings = load_settings(None, proxy=simweb_full, out=tmp, db=f"sqlite:///{tmp / 's.db'}")
