@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import TreeRss, simweb_pids  # noqa: E402
 
-from fixtures.simweb import build_population  # noqa: E402
+from fixtures.simweb import build_population, registry_rows  # noqa: E402
 from hotline_audit.config import load_settings  # noqa: E402
 from hotline_audit.discovery import run_discovery  # noqa: E402
 from hotline_audit.model import Hotline  # noqa: E402
@@ -31,8 +31,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     portals = build_population(args.seed, args.count)
-    hotlines = [Hotline(hotline_id=p.hotline_id, name=p.name, province=p.province, city=p.city,
-                        website=p.website or p.h5 or None) for p in portals]
+    # The registry as auditors get it (some rows name only the city portal); H5-only hotlines
+    # start from their H5 site.
+    hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
+    hotlines = [h if p.site_kind != "h5_only" else h.model_copy(update={"website": p.h5})
+                for h, p in zip(hotlines, portals, strict=True)]
     with tempfile.TemporaryDirectory() as tmp, simweb_process(args.seed, args.count) as proxy:
         settings = load_settings(None, proxy=proxy, out=Path(tmp), db=f"sqlite:///{tmp}/b.db")
         with TreeRss(simweb_pids()) as rss:
