@@ -44,6 +44,7 @@ class HotlineSpider(scrapy.Spider):
         self.budget_left: dict[str, int] = {}  # pages that may still be requested, per hotline
         self.in_flight: Counter[str] = Counter()  # requests not yet answered, per hotline
         self.seen: dict[str, set[str]] = {}  # pages requested, per hotline
+        self.budget_noted: set[str] = set()  # hotlines whose budget ran out (reported once)
         self.cookies: dict[str, list[dict[str, str]]] = {}  # from a rendered page, per hotline
 
     @classmethod
@@ -199,8 +200,14 @@ class HotlineSpider(scrapy.Spider):
         if meta["depth_left"] > 0:
             # The budget counts requests, not parsed pages: a calendar or an endless query
             # string cannot queue more than the budget while earlier pages are in flight.
-            allowed = [u for u in found.follow if u not in seen][: max(0, self.budget_left[hid])]
+            new = [u for u in found.follow if u not in seen]
+            allowed = new[: max(0, self.budget_left[hid])]
             self.budget_left[hid] -= len(allowed)
+            if len(allowed) < len(new) and hid not in self.budget_noted:
+                self.budget_noted.add(hid)
+                yield {"type": "failure", "hotline_id": hid, "url": response.url, "kind": "page_budget_exhausted",
+                       "reason": f"page budget of {self.page_budget} spent; {len(new) - len(allowed)} links "
+                                 "on this page not visited"}
             for url in allowed:
                 yield self.page(url, hid, meta["hosts"], depth=meta["depth_left"] - 1, h5=meta["h5"])
         for url, text in found.offsite:

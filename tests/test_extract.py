@@ -100,6 +100,7 @@ def test_a_calendar_cannot_trap_the_spider():
     spider = HotlineSpider(hotlines=[], page_budget=10, start_depth=50)
     meta = {"hotline_id": "ex", "hosts": HOSTS, "depth_left": 50, "h5": False}
     requested = []
+    failures = []
     queue = [URL]
     while queue:
         url = queue.pop()
@@ -111,4 +112,7 @@ def test_a_calendar_cannot_trap_the_spider():
             if isinstance(out, Request):
                 requested.append(out.url)
                 queue.append(out.url)
+            elif out.get("type") == "failure":
+                failures.append(out)
     assert len(requested) == 9  # the entry page plus 9 more: the budget of 10
+    assert [f["kind"] for f in failures] == ["page_budget_exhausted"]  # said once, not per page
