@@ -46,7 +46,7 @@ def main() -> None:
     pages = [i for i in items if i["type"] == "page"]
     rendered = [i for i in pages if i["rendered"]]
     channels = sum(len(v) for v in found.channels.values())
-    print(f"{args.count} hotlines ({sum(1 for h in hotlines if h.website)} with a site), 2 cores")
+    print(f"{args.count} hotlines ({sum(1 for h in hotlines if h.website or h.gov_portal)} to crawl), 2 cores")
     print(f"wall {wall:.1f} s · peak RSS {rss.peak / 2**20:.0f} MiB (crawler + Chromium)")
     print(f"pages {len(pages)} · {len(pages) / wall:.1f} pages/s · channels {channels}")
     print(f"rendered in a browser: {len(rendered)} pages ({len(rendered) / max(1, len(pages)):.0%})")
