@@ -31,11 +31,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     portals = build_population(args.seed, args.count)
-    # The registry as auditors get it (some rows name only the city portal); H5-only hotlines
-    # start from their H5 site.
+    # The registry as auditors get it: some rows name only the city portal, WeChat-only hotlines
+    # their H5 site.
     hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
-    hotlines = [h if p.site_kind != "h5_only" else h.model_copy(update={"website": p.h5})
-                for h, p in zip(hotlines, portals, strict=True)]
     with tempfile.TemporaryDirectory() as tmp, simweb_process(args.seed, args.count) as proxy:
         settings = load_settings(None, proxy=proxy, out=Path(tmp), db=f"sqlite:///{tmp}/b.db")
         with TreeRss(simweb_pids()) as rss:
@@ -46,7 +44,7 @@ def main() -> None:
     pages = [i for i in items if i["type"] == "page"]
     rendered = [i for i in pages if i["rendered"]]
     channels = sum(len(v) for v in found.channels.values())
-    print(f"{args.count} hotlines ({sum(1 for h in hotlines if h.website or h.gov_portal)} to crawl), 2 cores")
+    print(f"{args.count} hotlines ({sum(1 for h in hotlines if h.website or h.h5 or h.gov_portal)} to crawl), 2 cores")
     print(f"wall {wall:.1f} s · peak RSS {rss.peak / 2**20:.0f} MiB (crawler + Chromium)")
     print(f"pages {len(pages)} · {len(pages) / wall:.1f} pages/s · channels {channels}")
     print(f"rendered in a browser: {len(rendered)} pages ({len(rendered) / max(1, len(pages)):.0%})")

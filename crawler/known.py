@@ -14,4 +14,7 @@ def known_channels(hotline: Hotline) -> list[Channel]:
             Channel(hotline_id=hotline.hotline_id, kind="website", value=canonical_url(hotline.website),
                     found_on="registry", text=hotline.name)
         )
+    if hotline.h5:
+        channels.append(Channel(hotline_id=hotline.hotline_id, kind="h5", value=canonical_url(hotline.h5),
+                                found_on="registry", text=hotline.name))
     return channels

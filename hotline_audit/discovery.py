@@ -24,9 +24,10 @@ from .model import Hotline
 
 
 def crawl_entries(hotlines: list[Hotline]) -> list[dict[str, str]]:
-    """What the crawler starts from: a known website, or else the city government portal."""
-    return [{"hotline_id": h.hotline_id, "website": h.website or "", "gov_portal": h.gov_portal or ""}
-            for h in hotlines if h.website or h.gov_portal]
+    """What the crawler starts from: a known website, or else a WeChat H5 site, or else the city
+    government portal."""
+    return [{"hotline_id": h.hotline_id, "website": h.website or "", "h5": h.h5 or "",
+             "gov_portal": h.gov_portal or ""} for h in hotlines if h.website or h.h5 or h.gov_portal]
 
 
 def run_discovery(

@@ -68,6 +68,7 @@ class Hotline(BaseModel):
     merge_mode: str | None = None
     website: str | None = None
     gov_portal: str | None = None  # the city government portal, to find a website not listed
+    h5: str | None = None  # a WeChat H5 site (hotlines that have no website of their own)
     wechat: str | None = None
     mini_program: str | None = None
     app: str | None = None

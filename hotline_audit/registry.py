@@ -19,7 +19,7 @@ from pydantic import ValidationError, field_validator
 from .model import Hotline
 
 REQUIRED = ("hotline_id", "name", "province", "city")  # header check for CSV
-URL_FIELDS = ("website", "gov_portal")
+URL_FIELDS = ("website", "gov_portal", "h5")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 

@@ -4,7 +4,6 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from crawler.extract import canonical_url
 from fixtures.simweb import build_population
 from fixtures.simweb.gold import CHANNEL_KINDS, channel_values
 from hotline_audit.config import load_settings
@@ -19,11 +18,9 @@ def discovered(simweb_full, tmp_path_factory):
     from fixtures.simweb import registry_rows
 
     portals = build_population()
-    # The registry as an auditor gets it (some rows name only the city government portal);
-    # an H5-only hotline starts from its H5 site.
+    # The registry as an auditor gets it: some rows name only the city government portal, the
+    # WeChat-only hotlines their H5 site.
     hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
-    hotlines = [h if p.site_kind != "h5_only" else h.model_copy(update={"website": p.h5})
-                for h, p in zip(hotlines, portals, strict=True)]
     tmp = tmp_path_factory.mktemp("discovery")
     settings = load_settings(None, proxy=simweb_full, out=tmp, db=f"sqlite:///{tmp / 's.db'}")
     return portals, run_discovery(hotlines, settings, tmp)
@@ -35,8 +32,6 @@ def test_recall_and_precision_per_kind(discovered):
     misses = defaultdict(list)
     for p in portals:
         gold = channel_values(p)
-        if not p.website and p.h5:  # an H5-only hotline: its H5 site is where the audit starts
-            gold.setdefault("website", canonical_url(p.h5))
         got = defaultdict(set)
         for c in found.channels.get(p.hotline_id, []):
             got[c.kind].add(c.value)
