@@ -384,7 +384,8 @@ def _status(q: Question, attempts: list[QueryAttempt], rules: FindabilityRules,
     for a in attempts:
         if a.outcome != "results" or a.side == "tool":
             continue
-        for hit in a.hits[:rules.top_results]:
+        # A search is judged on its first results; a list a citizen browses, on all of it.
+        for hit in a.hits if a.browsed else a.hits[:rules.top_results]:
             ok, why = relevance(hit, q, rules, today)
             if ok:
                 return _Status(q, "answered", "已答出", "answered", a.via, query)

@@ -33,8 +33,9 @@ def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPla
                          registry=str(registry))
         code = run_audit(plan)
     if code == 0:
-        agree, total = gold_agreement(plan.round_dir / "verdicts.csv", gold_rows(portals), "stability")
-        console.print(f"Stability verdicts agree with simweb's gold labels for {agree}/{total} hotlines.")
+        for check in plan.checks:
+            agree, total = gold_agreement(plan.round_dir / "verdicts.csv", gold_rows(portals), check)
+            console.print(f"{check}: verdicts agree with simweb's gold labels for {agree}/{total} hotlines.")
         console.print(f"Open the report in a browser: [bold]{(plan.round_dir / 'report.html').resolve()}[/]")
     return code
 

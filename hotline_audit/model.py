@@ -201,6 +201,7 @@ class QueryAttempt(BaseModel):
     results_url: str | None = None
     hits: list[SearchHit] = Field(default_factory=list)
     unreadable: bool = False  # results shown, but their text could not be read (images, canvas)
+    browsed: bool = False  # a list read through (a knowledge base without a box), not a search
     elapsed_ms: float | None = None
     screenshots: list[str] = Field(default_factory=list)
 

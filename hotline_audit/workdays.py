@@ -43,3 +43,11 @@ def workdays_between(start: date, end: date) -> int:
         day += timedelta(days=1)
         count += is_workday(day)
     return count
+
+
+def china_today() -> date:
+    """Today's date in China (UTC+8), whatever the machine's time zone: what "today" means for
+    the pages being judged."""
+    from datetime import UTC, datetime, timezone
+
+    return datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date()

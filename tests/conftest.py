@@ -39,11 +39,12 @@ class AuditedRound:
     settings: Settings
 
 
-def audit_round(hotlines: list[Hotline], settings: Settings, name: str = "t") -> RoundData:
+def audit_round(hotlines: list[Hotline], settings: Settings, name: str = "t",
+                checks: tuple[str, ...] = ("stability",)) -> RoundData:
     store = Store(settings.db)
     run_id = store.begin_round(name, hotlines, tool_version="test", config_hash=settings.fingerprint(),
                                settings={}, registry="test", proxy=settings.proxy)
-    asyncio.run(run_round(RoundPlan(name, hotlines, settings, "test"), store, run_id))
+    asyncio.run(run_round(RoundPlan(name, hotlines, settings, "test", checks=checks), store, run_id))
     store.finish_round(run_id, "finished")
     data = store.load_round(name)
     assert data is not None

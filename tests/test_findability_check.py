@@ -301,6 +301,16 @@ def test_any_entry_point_may_answer():
     assert v.metrics["answered_via"] == "robot" and "智能问答" in v.reason
 
 
+def test_a_browsed_knowledge_base_list_counts_whole_a_search_only_its_first_page():
+    kb = SITE + "col/col2001/index.html"
+    listing = [OFF_TOPIC] * 30 + [ANSWERS[q.id] for q in ASKED]  # the answers far down the list
+    browsed = [attempt(q, listing, via="knowledge_base", url=kb).model_copy(update={"browsed": True})
+               for q in ASKED]
+    assert judge(observe(browsed, [ep("knowledge_base", kb)])).verdict == "ok"
+    searched = [attempt(q, listing, via="knowledge_base", url=kb) for q in ASKED]
+    assert judge(observe(searched, [ep("knowledge_base", kb)])).verdict == "inaccurate_search"
+
+
 def test_no_website_is_no_channel():
     assert judge(observe([], [], website=None)).verdict == "no_channel"
 

@@ -45,7 +45,7 @@ def test_ctrl_c_stops_cleanly_and_the_round_can_be_rerun(tmp_path, simweb):
     env = dict(os.environ, HOTLINE_AUDIT_PROBE__COUNT="4", HOTLINE_AUDIT_PROBE__SPACING_S="0.5",
                HOTLINE_AUDIT_HOTLINES_IN_FLIGHT="2")
     cmd = [sys.executable, "-m", "hotline_audit", "audit", "--registry", "reg.csv", "--round", "r1",
-           "--proxy", simweb]
+           "--proxy", simweb, "--only", "stability"]
     db = Store(f"sqlite:///{tmp_path / 'hotline-audit.db'}")
 
     # Like Ctrl-C in a terminal: SIGINT to the whole process group (Chromium and driver too).
