@@ -265,7 +265,8 @@ def judge_findability(obs: FindabilityObservation | None, questions: list[Questi
     if obs.tool_error:
         return verdict(VerdictStatus.tool_error, f"检测工具故障: {obs.tool_error}",
                        f"our tooling failed: {obs.tool_error}", 1.0)
-    if not obs.website:
+    if not obs.website and not obs.entry_points and not obs.attempts:
+        # (A WeChat-only hotline has no website but its H5 site's lookups are judged.)
         return verdict(VerdictStatus.no_channel, "未发现网站", "no website is known for this hotline", 1.0)
 
     eps = obs.entry_points

@@ -311,6 +311,12 @@ def test_a_browsed_knowledge_base_list_counts_whole_a_search_only_its_first_page
     assert judge(observe(searched, [ep("knowledge_base", kb)])).verdict == "inaccurate_search"
 
 
+def test_a_wechat_only_hotline_is_judged_on_its_h5_site():
+    h5 = "http://m12345.nanjing.gov.cn.test/h5/search"
+    obs = observe([answered(q, url=h5) for q in ASKED], [ep(url=h5)], website=None)
+    assert judge(obs).verdict == "ok"
+
+
 def test_no_website_is_no_channel():
     assert judge(observe([], [], website=None)).verdict == "no_channel"
 
