@@ -14,17 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from checks.findability import judge_findability
 from checks.stability import judge_stability
 from crawler.known import known_channels
 from journeys.browser import BrowserPool
+from journeys.findability import observe_findability
 from journeys.stability import JourneyContext, observe_stability
 
 from . import __version__
 from .config import Settings
 from .model import Channel, Hotline, Verdict, VerdictStatus
+from .questions import Question, load_questions, pick_questions
 from .store import HotlineResult, Store
+from .workdays import china_today
 
-CHECKS = ("stability",)
+CHECKS = ("stability", "findability")
 
 
 class AuditInputError(ValueError):
@@ -98,7 +102,8 @@ def check_output_dir(round_dir: Path) -> None:
 
 
 async def audit_hotline(ctx: JourneyContext, hotline: Hotline, checks: tuple[str, ...],
-                        channels: list[Channel] | None = None) -> HotlineResult:
+                        channels: list[Channel] | None = None, round_name: str = "",
+                        bank: list[Question] | None = None) -> HotlineResult:
     """Gather and judge one hotline. Never raises for a hotline's sake: our own failures become
     ``tool_error`` verdicts so the round goes on."""
     result = HotlineResult(hotline_id=hotline.hotline_id,
@@ -113,6 +118,20 @@ async def audit_hotline(ctx: JourneyContext, hotline: Hotline, checks: tuple[str
             raise
         except Exception as exc:  # a bug or crash on our side, never the hotline's fault
             result.verdicts.append(tool_error_verdict(hotline.hotline_id, "stability", exc))
+    if "findability" in checks:
+        rules = ctx.settings.findability
+        try:
+            # The same questions for a hotline every time the round is run (and re-run).
+            questions = pick_questions(bank if bank is not None else load_questions(), hotline.hotline_id,
+                                       round_name, rules.questions_per_hotline)
+            found, evidence = await observe_findability(ctx, hotline, result.channels, questions)
+            result.observations["findability"] = found.model_dump(mode="json")
+            result.evidence.extend(evidence)
+            result.verdicts.append(judge_findability(found, questions, rules, china_today()))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result.verdicts.append(tool_error_verdict(hotline.hotline_id, "findability", exc))
     return result
 
 
@@ -135,11 +154,12 @@ async def run_round(
         ctx = JourneyContext(settings=settings, browser=browser, round_dir=plan.round_dir,
                              probe_limiter=asyncio.Semaphore(settings.probe.concurrency))
         slots = asyncio.Semaphore(settings.hotlines_in_flight)
+        bank = load_questions() if "findability" in plan.checks else []
 
         async def one(hotline: Hotline) -> None:
             async with slots:
                 found = plan.channels.get(hotline.hotline_id, []) if plan.channels is not None else None
-                result = await audit_hotline(ctx, hotline, plan.checks, found)
+                result = await audit_hotline(ctx, hotline, plan.checks, found, plan.round_name, bank)
                 if plan.discovery_notes is not None:
                     result.observations["discovery"] = plan.discovery_notes.get(hotline.hotline_id, {})
                 store.save_hotline(run_id, result)

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from crawler.results import Discovery
 from fixtures.simweb import build_population, gold_rows, registry_rows
 from hotline_audit.audit import RoundPlan, run_round
 from hotline_audit.config import Settings, load_settings
+from hotline_audit.discovery import run_discovery
 from hotline_audit.model import Hotline
 from hotline_audit.simweb_process import simweb_process
 from hotline_audit.store import RoundData, Store
@@ -67,3 +69,14 @@ def simweb_full() -> Iterator[str]:
     """simweb's proxy URL for the default population (344 hotlines)."""
     with simweb_process(SEED, 344) as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="session")
+def discovered(simweb_full: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Discovery]:
+    """Discovery over all 344 portals, from the registry as an auditor gets it (some rows name
+    only the city government portal, the WeChat-only hotlines their H5 site)."""
+    portals = build_population()
+    hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
+    tmp = tmp_path_factory.mktemp("discovery")
+    settings = load_settings(None, proxy=simweb_full, out=tmp, db=f"sqlite:///{tmp / 's.db'}")
+    return portals, run_discovery(hotlines, settings, tmp)

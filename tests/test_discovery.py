@@ -13,19 +13,6 @@ from hotline_audit.model import Hotline
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("discovery")]
 
 
-@pytest.fixture(scope="module")
-def discovered(simweb_full, tmp_path_factory):
-    from fixtures.simweb import registry_rows
-
-    portals = build_population()
-    # The registry as an auditor gets it: some rows name only the city government portal, the
-    # WeChat-only hotlines their H5 site.
-    hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
-    tmp = tmp_path_factory.mktemp("discovery")
-    settings = load_settings(None, proxy=simweb_full, out=tmp, db=f"sqlite:///{tmp / 's.db'}")
-    return portals, run_discovery(hotlines, settings, tmp)
-
-
 def test_recall_and_precision_per_kind(discovered):
     portals, found = discovered
     tp, fp, fn = Counter(), Counter(), Counter()
