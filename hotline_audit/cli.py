@@ -187,17 +187,19 @@ def run_audit(plan: RoundPlan, discover_first: bool = True, resume: bool = False
     return 0
 
 
-def write_round_outputs(store: Store, round_name: str, round_dir: Path) -> dict[str, Path]:
-    from reports.html import write_report
+def write_round_outputs(store: Store, round_name: str, round_dir: Path, rubric: Path | None = None,
+                        compare: str | None = None) -> dict[str, Path]:
+    """verdicts.csv, channels.csv, then the scored report.html, report.xlsx and scores.csv/json."""
     from reports.tables import write_channels_csv, write_verdicts_csv
 
     data = store.load_round(round_name)
     assert data is not None
-    return {
+    paths = {
         "verdicts": write_verdicts_csv(data, round_dir / "verdicts.csv"),
         "channels": write_channels_csv(data, round_dir / "channels.csv"),
-        "report": write_report(data, round_dir / "report.html"),
     }
+    paths.update(write_scored_outputs(store, round_name, round_dir, rubric, compare))
+    return paths
 
 
 @app.command()
@@ -247,8 +249,15 @@ def report(
     out_dir: OutOpt = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
+    rubric: Annotated[Path | None, typer.Option(
+        "--rubric", help="Scoring rubric YAML [default: the shipped rubric]", exists=True, dir_okay=False)] = None,
+    compare: Annotated[str | None, typer.Option("--compare", help="An earlier round: add round-to-round changes")] = None,
+    manual: Annotated[Path | None, typer.Option(
+        "--manual", help="A filled manual checklist (.xlsx) to import as manual verdicts", exists=True,
+        dir_okay=False)] = None,
 ) -> None:
-    """Rewrite a stored round's verdicts.csv, channels.csv and report.html (no re-crawling)."""
+    """Rewrite a stored round's verdicts.csv, channels.csv, report.html, report.xlsx and
+    scores.csv/json from the store (no re-crawling; another --rubric re-scores)."""
     from .store import Store
 
     settings = settings_from(config, out=out_dir, db=db)
@@ -256,7 +265,10 @@ def report(
     if store.load_round(round_name) is None:
         known = ", ".join(r for r, _, _ in store.rounds()) or "none"
         raise fail(f"no round {round_name!r} in {settings.db} (rounds: {known})")
-    paths = write_round_outputs(store, round_name, settings.out / round_name)
+    if manual is not None:
+        import_manual(store, round_name, manual)
+    paths = write_round_outputs(store, round_name, settings.out / round_name, rubric, compare)
+    out.print(f"Scores:   {paths['scores_csv']} · {paths['scores_json']}\nWorkbook: {paths['workbook']}")
     out.print(f"Report: [bold]{paths['report']}[/]")
 
 
@@ -351,3 +363,230 @@ def demo(
     from .demo import run_demo
 
     raise typer.Exit(run_demo(out_dir, seed, count, run_audit))
+
+
+# -- scores, evidence packs and reviews ------------------------------------------------------
+
+
+def write_scored_outputs(store: Store, round_name: str, round_dir: Path, rubric_file: Path | None = None,
+                         compare: str | None = None) -> dict[str, Path]:
+    """Score the stored round (rubric, reviewer overrides, manual answers) and write the scored
+    report, workbook and scores.csv/json. Bad input exits with code 2."""
+    from hotline_audit.personas import PersonaError
+    from reports.outputs import write_score_outputs
+    from reports.rubric import RubricError, load_rubric
+
+    try:
+        rubric = load_rubric(rubric_file)
+    except RubricError as exc:
+        raise fail(str(exc)) from None
+    data = store.load_round(round_name)
+    assert data is not None
+    before = None
+    if compare is not None:
+        before = store.load_round(compare)
+        if before is None:
+            raise fail(f"no round {compare!r} to compare with (rounds: {', '.join(r for r, _, _ in store.rounds())})")
+    try:
+        return write_score_outputs(data, round_dir, rubric, store=store, compare=before)
+    except PersonaError as exc:  # no report that could leak the persona
+        raise fail(f"cannot redact the round's persona: {exc}") from None
+
+
+
+@app.command()
+def evidence(
+    hotline_id: Annotated[str, typer.Argument(
+        metavar="HOTLINE_ID", help="Hotline to pack, or the word 'verify' followed by a pack to check")],
+    pack: Annotated[Path | None, typer.Argument(metavar="[PACK]", help="With 'verify': the pack.zip to check")] = None,
+    check: Annotated[str | None, typer.Option("--check", help="Only this check (and its sub-checks)")] = None,
+    round_name: Annotated[str | None, typer.Option("--round", help="Round (default: the latest)")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Zip to write")] = None,
+    rubric: Annotated[Path | None, typer.Option("--rubric", help="Scoring rubric YAML", exists=True, dir_okay=False)] = None,
+    out_dir: OutOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a verifiable evidence pack for one hotline (证据包), or check one:
+    `evidence HOTLINE_ID -o pack.zip`, `evidence verify pack.zip`."""
+    import time
+
+    if hotline_id == "verify" and pack is not None:
+        from reports.evidence import verify_pack
+
+        result = verify_pack(pack)
+        if not result.ok:
+            err.print(f"[bold red]FAILED[/] {pack}:", highlight=False)
+            for problem in result.problems:
+                err.print(f"  - {problem}", highlight=False)
+            raise typer.Exit(1)
+        out.print(f"OK {pack}: {result.files} files match manifest.json "
+                  f"(manifest SHA-256 {result.manifest_sha256})", highlight=False)
+        return
+    if pack is not None:
+        raise fail("give one hotline id (or: evidence verify PACK.zip)")
+    if output is None:
+        raise fail("say where to write the pack: -o pack.zip")
+    from hotline_audit.personas import PersonaError
+    from reports.evidence import EvidenceError, verify_pack, write_pack
+    from reports.outputs import score_stored
+    from reports.rubric import RubricError, load_rubric
+
+    from .store import Store
+
+    settings = settings_from(config, out=out_dir, db=db)
+    store = Store(settings.db)
+    rounds = [r for r, _, _ in store.rounds()]
+    round_name = round_name or (rounds[-1] if rounds else None)
+    data = store.load_round(round_name) if round_name else None
+    if data is None:
+        raise fail(f"no round {round_name!r} in {settings.db} (rounds: {', '.join(rounds) or 'none'})")
+    if hotline_id not in {h.hotline_id for h in data.hotlines}:
+        raise fail(f"hotline {hotline_id!r} is not in round {data.round}")
+    started = time.perf_counter()
+    try:
+        scores = score_stored(data, load_rubric(rubric), store)
+        write_pack(data, settings.out / data.round, hotline_id, scores, output, check=check)
+    except (RubricError, PersonaError) as exc:
+        raise fail(str(exc)) from None
+    except EvidenceError as exc:
+        raise fail(str(exc), code=1) from None
+    result = verify_pack(output)
+    out.print(f"Evidence pack: [bold]{output}[/] ({result.files} files, {time.perf_counter() - started:.1f} s) · "
+              f"manifest SHA-256 {result.manifest_sha256}", highlight=False)
+
+
+def import_manual(store: Store, round_name: str, path: Path) -> None:
+    from reports.checklist import ChecklistError, import_answers
+
+    try:
+        new = import_answers(store, round_name, path)
+    except ChecklistError as exc:
+        raise fail(str(exc)) from None
+    err.print(f"manual checklist {path}: {new} new answer(s) stored as manual verdicts")
+
+
+def _round_or_latest(store: Store, round_name: str | None) -> str:
+    rounds = [r for r, _, _ in store.rounds()]
+    if round_name is None and rounds:
+        return rounds[-1]
+    if round_name not in rounds:
+        raise fail(f"no round {round_name!r} in the store (rounds: {', '.join(rounds) or 'none'})")
+    return round_name
+
+
+@app.command()
+def checklist(
+    round_name: Annotated[str | None, typer.Option("--round", help="Round (default: the latest)")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Workbook [default: OUT/ROUND/manual-checklist.xlsx]")] = None,
+    out_dir: OutOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the manual checklist (人工检查表): mini-programs and apps to check by hand, with
+    each hotline's questions; import it filled with `report --manual FILE`."""
+    from hotline_audit.personas import PersonaError
+    from reports.checklist import build_checklist
+    from reports.redaction import Redactor, round_persona
+
+    from .files import write_atomically
+    from .questions import load_questions
+    from .store import Store
+
+    settings = settings_from(config, out=out_dir, db=db)
+    store = Store(settings.db)
+    name = _round_or_latest(store, round_name)
+    data = store.load_round(name)
+    assert data is not None
+    try:
+        redactor = Redactor(round_persona(data.settings))
+    except PersonaError as exc:
+        raise fail(f"cannot redact the round's persona: {exc}") from None
+    path = output or settings.out / name / "manual-checklist.xlsx"
+    write_atomically(path, build_checklist(data, load_questions(), settings.findability.questions_per_hotline,
+                                           redactor))
+    rows = sum(1 for c in data.channels if c.kind in ("mini_program", "app"))
+    out.print(f"Manual checklist: [bold]{path}[/] ({rows} mini-program/app channels × 3 checks)")
+
+
+review_app = typer.Typer(help="Reviewer overrides (复核改判): change a verdict, with who, when and why.",
+                         no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("set")
+def review_set(
+    hotline_id: Annotated[str, typer.Argument(metavar="HOTLINE")],
+    check: Annotated[str, typer.Argument(metavar="CHECK")],
+    verdict: Annotated[str, typer.Argument(metavar="VERDICT", help="e.g. ok, needs_review, no_reply")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the override, shown in reports)")],
+    round_name: Annotated[str | None, typer.Option("--round", help="Round (default: the latest)")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Reviewer (default: your OS user name)")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Override one verdict; scores and reports use it (run `report` again) and show it."""
+    _review(hotline_id, check, verdict, reason, round_name, by, db, config)
+
+
+@review_app.command("unset")
+def review_unset(
+    hotline_id: Annotated[str, typer.Argument(metavar="HOTLINE")],
+    check: Annotated[str, typer.Argument(metavar="CHECK")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the override is withdrawn")],
+    round_name: Annotated[str | None, typer.Option("--round", help="Round (default: the latest)")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Reviewer (default: your OS user name)")] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Withdraw an override: the automatic (or manual) verdict applies again."""
+    _review(hotline_id, check, None, reason, round_name, by, db, config)
+
+
+def _review(hotline_id: str, check: str, verdict: str | None, reason: str, round_name: str | None,
+            by: str | None, db: str | None, config: Path | None) -> None:
+    from reports.rubric import load_rubric
+
+    from .review import ReviewError, record, round_checks
+    from .store import Store
+
+    settings = settings_from(config, db=db)
+    store = Store(settings.db)
+    name = _round_or_latest(store, round_name)
+    try:
+        checks = round_checks(store, name) | set(load_rubric().checks)
+        d = record(store, name, hotline_id, check, verdict, reason=reason, by=by, checks=checks)
+    except ReviewError as exc:
+        raise fail(str(exc)) from None
+    what = f"{d.verdict}" if d.verdict else "withdrawn"
+    out.print(f"{name} {d.hotline_id} {d.check}: {what} by {d.by} at {d.at.isoformat()} — "
+              f"run `hotline-audit report --round {name}` to rescore", highlight=False)
+
+
+@review_app.command("list")
+def review_list(
+    round_name: Annotated[str | None, typer.Option("--round", help="Round (default: the latest)")] = None,
+    history: Annotated[bool, typer.Option("--all", help="Every decision, including replaced and withdrawn")] = False,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The overrides and manual answers in force for a round."""
+    from rich.table import Table
+
+    from .model import VERDICT_LABELS_ZH
+    from .review import KIND_ZH, decisions
+    from .store import Store
+
+    settings = settings_from(config, db=db)
+    store = Store(settings.db)
+    name = _round_or_latest(store, round_name)
+    rows = decisions(store, name, history=history)
+    table = Table(title=f"round {name}: {len(rows)} decision(s) by people")
+    for col in ("hotline", "check", "kind", "verdict", "by", "at (UTC)", "reason"):
+        table.add_column(col)
+    for d in rows:
+        verdict = f"{d.verdict} {VERDICT_LABELS_ZH.get(d.verdict, '')}" if d.verdict else "(withdrawn)"
+        table.add_row(d.hotline_id, d.check, KIND_ZH[d.kind], verdict, d.by, d.at.strftime("%Y-%m-%d %H:%M:%S"),
+                      d.reason)
+    out.print(table)
+

@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from hotline_audit.files import write_atomically
 from hotline_audit.model import VERDICT_LABELS_ZH
 from hotline_audit.store import RoundData
 
+from .redaction import Redactor, round_persona
+from .report_data import report_context
+from .rubric import load_rubric
+from .scoring import GROUPS, SOURCE_ZH, Scores, score_round
+
 STATUS_ZH = {"running": "进行中或异常中断", "interrupted": "已中断", "failed": "失败", "finished": "已完成",
              "discovered": "仅完成渠道发现"}
+
+_redactor: ContextVar[Redactor | None] = ContextVar("report_redactor", default=None)
+
+
+def _finalize(value: Any) -> Any:
+    """Every printed string loses persona data (DESIGN §5). Markup (our own charts) is built
+    from redacted text already and passes unchanged."""
+    redactor = _redactor.get()
+    if redactor is not None and isinstance(value, str) and not isinstance(value, Markup):
+        return redactor(value)
+    return value
+
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("reports", "templates"),
     autoescape=True,  # crawled titles and texts are hostile: never render them as HTML
     undefined=jinja2.StrictUndefined,
+    finalize=_finalize,
 )
 _env.filters["ms"] = lambda v: "–" if v is None else (f"{v / 1000:.1f} s" if v >= 1000 else f"{v:.0f} ms")
 
@@ -74,17 +95,30 @@ def stability_rows(data: RoundData) -> list[dict]:
     return rows
 
 
-def render_report(data: RoundData) -> str:
+def render_report(data: RoundData, scores: Scores | None = None, redactor: Redactor | None = None,
+                  compare: tuple[RoundData, Scores] | None = None) -> str:
+    """The report; ``scores`` default to the shipped rubric without people's verdicts (the
+    report command passes the stored overrides and manual answers)."""
+    if scores is None:
+        scores = score_round(data, load_rubric())
+    redactor = redactor or Redactor(round_persona(data.settings))
     rows = stability_rows(data)
     counts = Counter(r["verdict"] for r in rows)
     labels = dict(VERDICT_LABELS_ZH, not_audited="未检测")
-    return _env.get_template("report.html.j2").render(
-        data=data, rows=rows, counts=sorted(counts.items(), key=lambda kv: -kv[1]), labels=labels,
-        done=len(data.done), status_zh=STATUS_ZH.get(data.status, data.status),
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-    )
+    token = _redactor.set(redactor)
+    try:
+        return _env.get_template("report.html.j2").render(
+            data=data, rows=rows, counts=sorted(counts.items(), key=lambda kv: -kv[1]), labels=labels,
+            done=len(data.done), status_zh=STATUS_ZH.get(data.status, data.status),
+            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            groups_zh=GROUPS, source_zh=SOURCE_ZH,
+            **report_context(data, scores, redactor, compare),
+        )
+    finally:
+        _redactor.reset(token)
 
 
-def write_report(data: RoundData, path: Path) -> Path:
-    write_atomically(path, render_report(data).encode("utf-8"))
+def write_report(data: RoundData, path: Path, scores: Scores | None = None, redactor: Redactor | None = None,
+                 compare: tuple[RoundData, Scores] | None = None) -> Path:
+    write_atomically(path, render_report(data, scores, redactor, compare).encode("utf-8"))
     return path
