@@ -1,0 +1,218 @@
+"""Scripts the submission journey runs in the page: what a person reads off a form.
+
+Fields are recognised by general signals (label, placeholder, name, id, type), never one
+CMS's markup; recognised elements get ``data-ha-*`` attributes so Python can act on them.
+"""
+
+from __future__ import annotations
+
+_COMMON = r"""
+const shown = el => { const r = el.getBoundingClientRect();
+  if (r.width < 1 || r.height < 1) return false;
+  const s = getComputedStyle(el); return s.visibility !== 'hidden' && s.display !== 'none' && s.opacity !== '0'; };
+const clean = s => (s || '').replace(/\s+/g, ' ').trim();
+const ownText = el => { const c = el.cloneNode(true);
+  c.querySelectorAll('select, textarea, option, input, button, script').forEach(n => n.remove());
+  return clean(c.textContent); };
+const labelOf = el => {
+  const t = [];
+  if (el.id) { const l = document.querySelector('label[for="' + CSS.escape(el.id) + '"]'); if (l) t.push(ownText(l)); }
+  const wrap = el.closest('label'); if (wrap) t.push(ownText(wrap));
+  const prev = el.previousElementSibling;
+  if (prev && !prev.matches('input, select, textarea, button, img')) t.push(clean(prev.innerText).slice(0, 30));
+  const cell = el.closest('td, dd, .form-item, .el-form-item__content');
+  if (cell && cell.previousElementSibling) t.push(clean(cell.previousElementSibling.innerText).slice(0, 30));
+  t.push(el.placeholder || '', el.getAttribute('aria-label') || '', el.title || '');
+  return clean(t.join(' '));
+};
+const btnLabel = b => clean(b.innerText || b.value || b.title || b.getAttribute('aria-label') || '');
+const SMS_BTN = /(获取|发送|获得|免费获取|重新获取).{0,4}(验证码|校验码|动态码|动态密码)|获取验证码|发送验证码/;
+const SUBMIT_BTN = /提\s*交|确\s*定|确认|注\s*册|登\s*录|保存|立即|下一步|发\s*送|submit|login|register/i;
+const NOT_SUBMIT = /重置|取消|返回|清空|reset|cancel/i;
+const CAPTCHA_IMG = /captcha|yzm|verif|checkcode|vcode|kaptcha|validate|randcode|imgcode|验证码/i;
+"""
+
+# Classify the fields of the most form-like container and mark them.
+SCAN_FORM = "() => {" + _COMMON + r"""
+  document.querySelectorAll('[data-ha-f],[data-ha-b],[data-ha-img]').forEach(e => {
+    e.removeAttribute('data-ha-f'); e.removeAttribute('data-ha-b'); e.removeAttribute('data-ha-img'); });
+  const FIELDS = 'input, textarea, select';
+  const usable = el => {
+    const type = (el.getAttribute('type') || 'text').toLowerCase();
+    if (['hidden', 'submit', 'button', 'image', 'reset', 'file'].includes(type)) return false;
+    if (el.disabled || el.readOnly) return false;
+    return ['checkbox', 'radio'].includes(type) ? true : shown(el);
+  };
+  const containers = [...document.forms];
+  const loose = [...document.querySelectorAll(FIELDS)].filter(el => !el.form && usable(el));
+  if (loose.length) containers.push(document.body);
+  let best = null, bestScore = 0;
+  for (const c of containers) {
+    const fields = [...c.querySelectorAll(FIELDS)].filter(el => usable(el) && (c !== document.body || !el.form));
+    const score = fields.length + 5 * fields.some(f => f.tagName === 'TEXTAREA')
+      + 3 * fields.some(f => f.type === 'password');
+    if (fields.length >= 2 && score > bestScore) { best = { c, fields }; bestScore = score; }
+  }
+  if (!best) return { fields: [], submit: false, sms: false, captchaImg: false };
+  const scope = best.c;
+  const buttons = [...scope.querySelectorAll(
+    'button, input[type=submit], input[type=button], input[type=image], a, [role=button], [onclick]')]
+    .filter(b => shown(b) && !b.matches('input[type=checkbox], input[type=radio]'));
+  const sms = buttons.find(b => SMS_BTN.test(btnLabel(b)));
+  if (sms) sms.setAttribute('data-ha-b', 'sms');
+  let img = [...scope.querySelectorAll('img')].find(i => shown(i)
+    && CAPTCHA_IMG.test([i.src, i.id, i.className, i.alt, i.title].join(' ')));
+  const ctx = { sms: !!sms, img: !!img };
+  const kindOf = (el, hint) => {
+    const tag = el.tagName.toLowerCase(), type = (el.getAttribute('type') || 'text').toLowerCase();
+    if (tag === 'select') return /类型|类别|分类|性质|type|categor|kind|sort/i.test(hint) ? 'case_type' : 'select';
+    if (type === 'checkbox') return /同意|已阅读|阅读并|协议|承诺|须知|agree/i.test(hint) ? 'agree' : 'checkbox';
+    if (type === 'radio') return 'radio';
+    if (type === 'password') return /确认|重复|再次|confirm|repeat|again|re_?pass/i.test(hint) ? 'password2' : 'password';
+    if (tag === 'textarea') return 'content';
+    if (/短信|手机验证码|动态码|sms|mobile_?code|phone_?code/i.test(hint)) return 'sms_code';
+    if (/验证码|校验码|captcha|yzm|verif|check_?code|vcode|randcode/i.test(hint)) return ctx.sms && !ctx.img ? 'sms_code' : 'captcha';
+    if (/身份证|证件号|idcard|id_?no|cert/i.test(hint)) return 'id_number';
+    if (type === 'email' || /邮箱|电子邮件|e-?mail/i.test(hint)) return 'email';
+    if (type === 'tel' || /手机|电话|联系方式|mobile|phone|\btel\b/i.test(hint)) return 'phone';
+    if (/标题|主题|title|subject/i.test(hint)) return 'title';
+    if (/内容|诉求|描述|详情|content|question|detail/i.test(hint)) return 'content';
+    if (/地址|地点|位置|address|addr|location/i.test(hint)) return 'address';
+    if (/姓名|联系人|真实名|称呼|realname|user_?name|\bname\b/i.test(hint)) return 'name';
+    if (/用户名|账号|帐号|account|login/i.test(hint)) return 'phone';
+    return 'text';
+  };
+  const out = [], seen = {};
+  for (const el of best.fields) {
+    const label = labelOf(el);
+    const hint = [label, el.name || '', el.id || ''].join(' ');
+    const kind = kindOf(el, hint);
+    seen[kind] = (seen[kind] || 0) + 1;
+    const key = kind + (seen[kind] > 1 ? seen[kind] : '');
+    el.setAttribute('data-ha-f', key);
+    out.push({ key, kind, label: label.slice(0, 60), name: el.name || '', type: (el.type || '').toLowerCase(),
+               required: el.required || /\*|必填/.test(label), value: el.value || '',
+               maxlength: el.maxLength > 0 ? el.maxLength : null,
+               options: el.tagName === 'SELECT' ? [...el.options].map(o => clean(o.text)) : [] });
+  }
+  const captchaInput = scope.querySelector('[data-ha-f=captcha]');
+  if (!img && captchaInput) {
+    for (let up = captchaInput.parentElement, n = 0; up && n < 3 && !img; up = up.parentElement, n++)
+      img = [...up.querySelectorAll('img')].find(shown);
+  }
+  if (img) img.setAttribute('data-ha-img', 'captcha');
+  let submit = buttons.find(b => b !== sms && b.matches('button[type=submit], input[type=submit], input[type=image]'));
+  if (!submit && scope.tagName === 'FORM')
+    submit = buttons.find(b => b !== sms && b.tagName === 'BUTTON' && !b.getAttribute('type'));
+  if (!submit) submit = buttons.find(b => b !== sms && SUBMIT_BTN.test(btnLabel(b)) && !NOT_SUBMIT.test(btnLabel(b)));
+  if (submit) submit.setAttribute('data-ha-b', 'submit');
+  return { fields: out, submit: !!submit, sms: !!sms, captchaImg: !!img };
+}"""
+
+# Visible links: text (or title/alt), absolute href, target.
+LINKS = "() => {" + _COMMON + r"""
+  return [...document.querySelectorAll('a[href]')].filter(shown).map(a => ({
+    text: clean(a.innerText || a.title || (a.querySelector('img') || {}).alt || ''),
+    href: a.href, target: a.target || '' })).filter(l => l.text && /^https?:/.test(l.href));
+}"""
+
+# The tracking form (case number + query code) and a "find my cases by phone" form.
+SCAN_TRACK = "([numberWords, codeWords]) => {" + _COMMON + r"""
+  document.querySelectorAll('[data-ha-t]').forEach(e => e.removeAttribute('data-ha-t'));
+  const texty = i => ['text', 'search', 'tel', 'number', ''].includes((i.getAttribute('type') || 'text').toLowerCase());
+  const inputs = [...document.querySelectorAll('input')].filter(i => texty(i) && shown(i) && !i.disabled);
+  const hintOf = i => [labelOf(i), i.name || '', i.id || ''].join(' ');
+  const has = (h, words) => words.some(w => h.includes(w));
+  const number = inputs.find(i => has(hintOf(i), numberWords) || /^(no|number|caseno|case_?no|bh|slbh|gdbh|xjbh)$/i.test(i.name || ''));
+  const code = inputs.find(i => i !== number && (has(hintOf(i), codeWords) || /^(code|pwd|password|cxm|querycode|tqm)$/i.test(i.name || ''))
+    && !/短信|sms/i.test(hintOf(i)));
+  const out = { number: false, code: false, button: false, lookup: false };
+  const pressOf = scope => [...(scope || document).querySelectorAll('button, input[type=submit], input[type=button], a, [role=button]')]
+    .filter(b => shown(b) && !SMS_BTN.test(btnLabel(b)))
+    .find(b => b.matches('button[type=submit], input[type=submit]') || /查\s*询|搜\s*索|提\s*交|确\s*定/.test(btnLabel(b)));
+  if (number) {
+    number.setAttribute('data-ha-t', 'number'); out.number = true;
+    if (code && (!number.form || code.form === number.form)) { code.setAttribute('data-ha-t', 'code'); out.code = true; }
+    const b = pressOf(number.form);
+    if (b) { b.setAttribute('data-ha-t', 'press'); out.button = true; }
+  }
+  const phone = inputs.find(i => i !== number && i !== code && (i.type === 'tel' || /手机|电话|phone|mobile/i.test(hintOf(i))));
+  if (phone && phone.form) {
+    const f = phone.form;
+    const sms = [...f.querySelectorAll('button, input[type=button], a')].find(b => shown(b) && SMS_BTN.test(btnLabel(b)));
+    const smsCode = [...f.querySelectorAll('input')].find(i => i !== phone && texty(i) && shown(i) && /验证码|校验码|code/i.test(hintOf(i)));
+    const b = pressOf(f);
+    if (sms && smsCode && b) {
+      phone.setAttribute('data-ha-t', 'lookup_phone'); smsCode.setAttribute('data-ha-t', 'lookup_code');
+      sms.setAttribute('data-ha-t', 'lookup_sms'); b.setAttribute('data-ha-t', 'lookup_press'); out.lookup = true;
+    }
+  }
+  return out;
+}"""
+
+# Messages a page shows about what went wrong (innermost elements only).
+ERRORS = "() => {" + _COMMON + r"""
+  const sel = '[class*=error], [class*=err], [class*=tip], [class*=msg], [class*=warn], [class*=alert], '
+    + '[id*=error], [id*=msg], [role=alert], .form-errors li, .no-result';
+  const els = [...document.querySelectorAll(sel)].filter(el => shown(el) && clean(el.innerText));
+  return [...new Set(els.filter(el => !els.some(o => o !== el && el.contains(o)))
+    .map(el => clean(el.innerText)).filter(t => t.length <= 200))];
+}"""
+
+# Dated rows (progress steps) and short "nothing found" notes, outside any form.
+PROGRESS = "(noResultSource) => {" + _COMMON + r"""
+  const date = /20\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}/;
+  const noResult = new RegExp(noResultSource);
+  const els = [...document.querySelectorAll('li, tr, p, dd, div')]
+    .filter(el => shown(el) && !el.closest('form') && !el.querySelector('form, input, select, textarea'));
+  const hits = els.filter(el => { const t = el.innerText || ''; return date.test(t) && t.length < 1500; });
+  const rows = hits.filter(el => !hits.some(o => o !== el && el.contains(o))).map(el => clean(el.innerText));
+  const notes = [...document.querySelectorAll('p, div, span, td, li, h3, h4, strong, b')]
+    .filter(el => shown(el) && !el.closest('form') && el.children.length <= 2)
+    .map(el => clean(el.innerText)).filter(t => t && t.length <= 80 && noResult.test(t));
+  return { rows, notes: [...new Set(notes)] };
+}"""
+
+# Tables (or lists) of cases: header -> cell for each row.
+TABLES = "() => {" + _COMMON + r"""
+  const out = [];
+  for (const table of document.querySelectorAll('table')) {
+    if (!shown(table)) continue;
+    const rows = [...table.rows];
+    if (rows.length < 2) continue;
+    const head = [...rows[0].cells].map(c => clean(c.innerText));
+    for (const r of rows.slice(1)) {
+      const cells = [...r.cells].map(c => clean(c.innerText));
+      out.push(Object.fromEntries(cells.map((c, i) => [head[i] || ('col' + i), c])));
+    }
+  }
+  return out;
+}"""
+
+# Hide the persona in the page (inputs and text) for a screenshot; UNMASK puts it back.
+MASK = r"""([pairs, patterns]) => {
+  window.__haMask = [];
+  const regs = patterns.map(p => new RegExp(p[0], 'g'));
+  const rep = s => { let out = s;
+    for (const [v, m] of pairs) if (v) out = out.split(v).join(m);
+    regs.forEach((r, i) => { out = out.replace(r, patterns[i][1]); });
+    return out; };
+  for (const el of document.querySelectorAll('input, textarea')) {
+    if (el.type === 'password' || el.type === 'hidden') continue;
+    const v = el.value, r = rep(v);
+    if (r !== v) { window.__haMask.push([el, 'value', v]); el.value = r; }
+  }
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const v = n.nodeValue, r = rep(v);
+    if (r !== v) { window.__haMask.push([n, 'nodeValue', v]); n.nodeValue = r; }
+  }
+  return window.__haMask.length;
+}"""
+
+UNMASK = r"""() => {
+  for (const [el, key, v] of (window.__haMask || []).reverse()) el[key] = v;
+  window.__haMask = [];
+}"""
+
+BODY_TEXT = "() => document.body ? document.body.innerText : ''"

@@ -1,0 +1,1329 @@
+"""The submission journey (服务有效性): file one complaint as a citizen, then track it.
+
+A citizen finds the submission entry (我要投诉, 网上留言 … on the homepage, or the WeChat H5
+site in a phone with WeChat's user agent), registers with an SMS code or logs in, solves the
+captcha, fills the form from the round's scenario, presses submit, keeps the receipt and looks
+the case up on the tracking page; days later ``recheck_case`` looks again for the reply. The
+journey records what happened (``SubmissionObservation``) and judges nothing.
+
+Never twice (DESIGN §5): the case ledger gets the intent BEFORE submit is pressed. A case that
+has a receipt is only tracked again; a case left at ``intent``/``unknown`` by a crash is first
+looked for on the site ("my submissions" after logging in, or the tracking page's lookup by
+phone): found, its receipt is kept; shown absent in a list the site gives, it may be filed once
+more; otherwise it stays ``unknown`` for a person.
+
+Evidence: a screenshot per stage. The persona's values are masked in the page (inputs and
+text, by script) just for each screenshot and put back before anything is pressed; saved page
+text and HTML pass through ``redact``. Passwords are never shown.
+
+Library entry points (the round and ``recheck --due`` call these)::
+
+    tools = effectiveness_tools(settings, round_dir)        # once per round: persona, SMS, OCR
+    ledger = Ledger(store)
+    obs, verdict, evidence = await run_effectiveness(ctx, hotline, channels, ledger, "2026-Q4",
+                                                     tools=tools)
+    results = await recheck_due(ctx, ledger, tools=tools)   # every case past its reply deadline
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import os
+import re
+import signal
+import time
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import Dialog, Page
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from checks.effectiveness import (
+    CODE_LABELS,
+    NUMBER_LABELS,
+    judge_effectiveness,
+    parse_receipt,
+    reply_window,
+)
+from crawler.extract import load_lexicon
+from hotline_audit.config import Settings
+from hotline_audit.ledger import INTENT, SUBMITTED, UNKNOWN, Case, Ledger, china_date, persona_key
+from hotline_audit.model import (
+    Channel,
+    EvidenceFile,
+    Hotline,
+    ProgressCheck,
+    ReplyRecord,
+    Side,
+    StageFailure,
+    SubmissionObservation,
+    SubmitStage,
+    Verdict,
+    utcnow,
+)
+from hotline_audit.personas import Persona, load_persona, redact
+from hotline_audit.scenarios import Scenario, pick_scenario
+from hotline_audit.workdays import add_workdays
+
+from . import citizen_js as js
+from .browser import Tab
+from .pageload import _stop_loading, classify_browser_error
+from .stability import JourneyContext, evidence_record
+from .verification import (
+    CaptchaSolver,
+    FirstOf,
+    OperatorCaptchaSolver,
+    OperatorSmsInbox,
+    SmsInbox,
+    SmsInboxError,
+    captcha_solver,
+    sms_inbox,
+)
+
+CHECK = "effectiveness"
+CRASH_ENV = "HOTLINE_AUDIT_CRASH_AT"
+CHINA_TZ = timezone(timedelta(hours=8))
+CAPTCHA_TRIES = 4  # OCR misreads now and then; a site that refuses four answers is refusing
+NAV_PATIENCE = 2  # times the navigation timeout a person waits for one click's pages
+SCRIPT_TIMEOUT_S = 10.0  # a page that answers no script within this long is stuck
+REACTION_S = 1.5  # a press that starts no request within this long did nothing (yet)
+STALE_PEEK_S = 1.0  # one look at the SMS inbox
+MAX_RESUBMITS = 1  # after a crash, a case shown absent on the site may be filed once more
+
+NOT_ALLOWED = "未获准在真实网站注册或提交(effectiveness.allow_submit 未开启或使用测试身份)，已在入口处停止"
+WECHAT_ONLY = re.compile(r"请在微信(?:客户端)?中?打开|仅支持微信|请使用微信")
+MINE_LINK = re.compile(r"我的(?:诉求|信件|留言|办件|工单|投诉|咨询|事项|来信)|个人中心|用户中心|会员中心")
+REGISTER_LINK = re.compile(r"注\s*册")
+SUCCESS = re.compile(r"提交成功|已提交|受理成功|提交完成|留言成功|成功提交|感谢您的(?:来信|反映|留言)")
+ERROR_WORDS = re.compile(r"错误|失败|不正确|有误|不能为空|请填写|请输入|请选择|异常|繁忙|过期|无效|不存在|"
+                         r"不少于|不能少于|必填|已注册|不一致|不匹配|超时")
+CAPTCHA_ERROR = re.compile(r"(?<!短信)(?<!手机)验证码.{0,6}(?:错误|不正确|有误|失效|过期|不能为空)|错误的验证码")
+NO_RESULT = r"暂无|未查询到|没有查询到|查无|未找到|没有找到|不存在|无记录|无此|错误|有误"
+STATUS = re.compile(r"不予受理|待受理|已受理|受理中|办理中|处理中|已转办|转办中|已派单|已签收|已办结|办结|"
+                    r"已答复|已回复|已反馈|已处理|已完成|待评价|已评价")
+REPLY_STATUS = re.compile(r"已办结|办结|已答复|已回复|已反馈|已处理|已完成|待评价|已评价")
+REPLY_LABEL = re.compile(r"(?:答复|回复|办理结果|处理结果|处理意见)(?:内容|意见)?[:：]\s*(?P<text>[^\n]{10,})")
+DATE = re.compile(r"(20\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})日?(?:\s*(\d{1,2}):(\d{2}))?")
+PLACEHOLDER = re.compile(r"请选择|请选|^-+|^=+|选择")
+CASE_TYPES = {"投诉": ("投诉", "举报"), "咨询": ("咨询", "求助"), "求助": ("求助", "投诉"),
+              "建议": ("建议", "意见")}
+
+_sms_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+# -- safety --------------------------------------------------------------------------------------
+
+
+def crash_point(name: str) -> None:
+    """Test hook: SIGKILL this process here when ``HOTLINE_AUDIT_CRASH_AT`` names this point
+    (``before_submit``, ``after_submit``, ``before_receipt_saved``)."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def is_sandbox_url(url: str) -> bool:
+    """Loopback addresses and ``.test`` names (simweb) are never a real hotline."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".test") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _hotline_urls(hotline: Hotline) -> list[str]:
+    return [u for u in (hotline.website, hotline.h5, hotline.gov_portal) if u]
+
+
+def submissions_allowed(settings: Settings, hotlines: Iterable[Hotline]) -> tuple[bool, str]:
+    """Whether a round may press submit: always on simweb (loopback, ``.test``); on real sites
+    only with ``effectiveness.allow_submit`` and a real persona file. The message says how many
+    complaints would be filed, for the command line to show before it starts."""
+    with_site = [h for h in hotlines if _hotline_urls(h)]
+    real = [h for h in with_site if not all(is_sandbox_url(u) for u in _hotline_urls(h))]
+    if not real:
+        return True, f"将在模拟站点提交 {len(with_site)} 件诉求 (simweb only: {len(with_site)} complaints)"
+    eff = settings.effectiveness
+    if not eff.allow_submit:
+        return False, (f"{len(real)} 个热线是真实网站：未开启 effectiveness.allow_submit，不会提交 "
+                       f"({len(real)} real hotline sites; set effectiveness.allow_submit to file complaints)")
+    if eff.persona_file is None:
+        return False, (f"{len(real)} 个真实网站需要真实身份(persona_file)，测试身份不得向真实热线提交 "
+                       "(a real persona file is required to submit to real hotlines)")
+    return True, (f"将向 {len(real)} 个真实热线各提交 1 件诉求 "
+                  f"(will file {len(real)} complaints on real hotline sites, one each)")
+
+
+def _may_press(url: str, settings: Settings, persona: Persona) -> bool:
+    if is_sandbox_url(url):
+        return True
+    return settings.effectiveness.allow_submit and not persona.is_test
+
+
+# -- tools ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class EffectivenessTools:
+    """Who submits and how codes are read; build once per round (the OCR model is heavy)."""
+
+    persona: Persona
+    inbox: SmsInbox
+    solver: CaptchaSolver
+
+
+def effectiveness_tools(settings: Settings, round_dir: Path) -> EffectivenessTools:
+    return EffectivenessTools(persona=load_persona(settings), inbox=sms_inbox(settings),
+                              solver=captcha_solver(settings, round_dir / "operator"))
+
+
+def _sms_lock() -> asyncio.Lock:
+    """One SMS code awaited at a time: one phone serves every hotline of the round, and an SMS
+    need not say which site sent it."""
+    loop = asyncio.get_running_loop()
+    lock = _sms_locks.get(loop)
+    if lock is None:
+        lock = _sms_locks[loop] = asyncio.Lock()
+    return lock
+
+
+def _password(persona: Persona, hotline_id: str) -> str:
+    """The account password on one site: derived, so a later run (or recheck) logs in again;
+    letters, digits and a symbol satisfy common password rules."""
+    h = hashlib.sha256(f"{persona.phone}\x00{persona.id_number}\x00{hotline_id}".encode()).hexdigest()
+    return f"Ha{h[:8]}#{int(h[8:12], 16) % 90 + 10}"
+
+
+# -- one journey's state ---------------------------------------------------------------------------
+
+
+class _Clock:
+    """The audit's clock: ``now`` (e.g. simweb's simulated time) moving with real time."""
+
+    def __init__(self, now: datetime | None) -> None:
+        if now is not None and now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        self.start = now or utcnow()
+        self.t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.t0)
+
+
+@dataclass
+class _Nav:
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    side: Side = "site"
+    retryable: bool = False
+
+
+@dataclass
+class _Scan:
+    fields: list[dict[str, Any]]
+    submit: bool
+    sms: bool
+    captcha_img: bool
+
+    def has(self, kind: str) -> bool:
+        return any(f["kind"] == kind for f in self.fields)
+
+    @property
+    def kind(self) -> str:
+        if self.has("password"):
+            register = any(self.has(k) for k in ("sms_code", "password2", "name", "id_number"))
+            return "register" if register else "login"
+        if self.has("content") or self.has("title"):
+            return "form"
+        if self.has("phone") and self.has("sms_code"):
+            return "sms_login"
+        return "other"
+
+
+@dataclass
+class Entry:
+    url: str
+    mobile: bool
+    found_on: str
+    track_url: str | None = None
+
+
+@dataclass
+class _Run:
+    ctx: JourneyContext
+    hotline: Hotline
+    persona: Persona
+    obs: SubmissionObservation
+    clock: _Clock
+    prefix: str = ""
+    evidence: list[EvidenceFile] = field(default_factory=list)
+    tab: Tab | None = None
+    dialogs: list[str] = field(default_factory=list)
+    step: int = 0
+    track_url: str | None = None
+    intent_day: date | None = None  # China date of the last press, when reconciling
+    taken: set[str] = field(default_factory=set)  # case numbers the ledger already holds
+
+    @property
+    def page(self) -> Page:
+        assert self.tab is not None
+        return self.tab.page
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def timeout_ms(self) -> float:
+        """A citizen waits out a slow redirect chain (submit -> login is two documents); a
+        page slower than the census timeout is the stability check's finding, not this one's."""
+        return self.settings.browser.navigation_timeout_s * NAV_PATIENCE * 1000
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.persona)
+
+    def fail(self, stage: SubmitStage, message: str, side: Side = "site", *,
+             operator_timeout: bool = False, screenshot: str | None = None) -> None:
+        message = self.redact(message)[:300]
+        self.obs.failures.append(StageFailure(stage=stage, side=side, message=message,
+                                              operator_timeout=operator_timeout, screenshot=screenshot))
+        if side == "site" and message and message not in self.obs.error_texts:
+            self.obs.error_texts.append(message)
+        self.obs.needs_operator = self.obs.needs_operator or operator_timeout
+
+    def _path(self, name: str) -> Path:
+        self.step += 1
+        return self.ctx.evidence_path(self.hotline.hotline_id, CHECK, f"{self.prefix}{self.step:02d}-{name}")
+
+    def _keep(self, path: Path, media_type: str) -> str:
+        record = evidence_record(self.ctx, self.hotline.hotline_id, CHECK, path, media_type)
+        self.evidence.append(record)
+        self.obs.evidence.append(record.path)
+        return record.path
+
+    async def shot(self, name: str) -> str | None:
+        """A screenshot with the persona masked in the page; None if the page would not."""
+        path = self._path(f"{name}.png")
+        try:
+            async with asyncio.timeout(SCRIPT_TIMEOUT_S * 2):
+                await self.page.evaluate(js.MASK, [self._mask_pairs(), self._mask_patterns()])
+                try:
+                    await _page_shot(self.page, path, self.settings.browser.screenshot_max_height)
+                finally:
+                    await self.page.evaluate(js.UNMASK)
+        except (PlaywrightError, PlaywrightTimeout, TimeoutError):
+            return None
+        return self._keep(path, "image/png")
+
+    async def snapshot(self, name: str) -> str | None:
+        """The page's HTML, redacted (what was on the page, not what was typed)."""
+        try:
+            async with asyncio.timeout(SCRIPT_TIMEOUT_S):
+                html = await self.page.content()
+        except (PlaywrightError, TimeoutError):
+            return None
+        path = self._path(f"{name}.html")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.redact(html), encoding="utf-8")
+        return self._keep(path, "text/html")
+
+    def _mask_pairs(self) -> list[list[str]]:
+        p = self.persona
+        return [[p.id_number, "[身份证号]"], [p.phone, "[手机号]"], [p.email, "[邮箱]"], [p.name, "[姓名]"]]
+
+    def _mask_patterns(self) -> list[list[str]]:
+        phone, idn = self.persona.phone, self.persona.id_number
+        return [[f"{phone[:3]}[*＊●•xX]{{4}}{phone[7:]}", "[手机号]"],
+                [f"{idn[:6]}[*＊●•]{{8,10}}{idn[-4:]}", "[身份证号]"]]
+
+
+# -- the browser, gently -------------------------------------------------------------------------
+
+
+async def _page_shot(page: Page, path: Path, max_height: int) -> None:
+    """The whole page (desktop or phone width), cropped at ``max_height``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width, height = await page.evaluate(
+        "() => [document.documentElement.clientWidth, document.documentElement.scrollHeight]")
+    clip = {"x": 0, "y": 0, "width": max(1, width), "height": max(1, min(height, max_height))}
+    await page.screenshot(path=str(path), full_page=True, clip=clip, timeout=15_000)
+
+
+async def _settle(run: _Run) -> None:
+    assert run.tab is not None
+    settle_s = run.settings.browser.settle_s
+    await run.tab.events.settle(quiet_s=0.15, max_s=settle_s)
+    try:
+        await run.page.wait_for_load_state("load", timeout=settle_s * 1000)
+    except PlaywrightTimeout:
+        pass
+
+
+async def _open(run: _Run, url: str, retries: int = 1, patient: bool = True) -> _Nav:
+    """Navigate like a person: a 5xx or dropped connection is tried again once. A homepage
+    (not ``patient``) gets the census timeout; pages behind clicks get ``timeout_ms``."""
+    nav = _Nav(False)
+    for _ in range(retries + 1):
+        nav = await _open_once(run, url, patient)
+        if nav.ok or not nav.retryable:
+            return nav
+    return nav
+
+
+async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
+    assert run.tab is not None
+    run.tab.events.navigations.clear()
+    timeout_ms = run.timeout_ms if patient else run.timeout_ms / NAV_PATIENCE
+    try:
+        response = await run.page.goto(url, wait_until="load", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        await _stop_loading(run.tab)  # else the half-loaded page answers no script, no screenshot
+        return _Nav(False, error=f"页面{timeout_ms / 1000:g}秒内未打开 ({url})")
+    except PlaywrightError as exc:
+        message = str(exc).splitlines()[0][:300]
+        kind, side = classify_browser_error(message)
+        return _Nav(False, error=message, side=side,  # type: ignore[arg-type]
+                    retryable=side == "site" and kind in ("protocol", "connect"))
+    await _settle(run)
+    navs = run.tab.events.navigations
+    status = navs[-1] if navs else (response.status if response else None)
+    if status is not None and status >= 400:
+        return _Nav(False, status, f"HTTP {status} ({url})", retryable=status >= 500)
+    return _Nav(True, status)
+
+
+async def _eval(run: _Run, script: str, arg: Any = None) -> Any:
+    """Evaluate, once more if a late navigation replaced the document meanwhile."""
+    for attempt in range(2):
+        try:
+            async with asyncio.timeout(SCRIPT_TIMEOUT_S):
+                return await run.page.evaluate(script, arg)
+        except TimeoutError:
+            raise PlaywrightTimeout(f"the page did not answer a script within {SCRIPT_TIMEOUT_S:g} s") from None
+        except PlaywrightError as exc:
+            if attempt or "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+            await _settle(run)
+    return None
+
+
+async def _text(run: _Run) -> str:
+    return str(await _eval(run, js.BODY_TEXT) or "")
+
+
+async def _press(run: _Run, selector: str) -> None:
+    """Click and wait for what it starts (a navigation, an XHR), then for quiet."""
+    assert run.tab is not None
+    events = run.tab.events
+    before = events.last_activity
+    await run.page.locator(selector).first.click(timeout=run.timeout_ms)  # includes the wait for a navigation it starts
+    deadline = time.monotonic() + REACTION_S
+    while time.monotonic() < deadline and events.last_activity == before and not events.in_flight:
+        await asyncio.sleep(0.03)
+    # A slow site's answer (and its redirect) may take as long as any page load.
+    await events.settle(quiet_s=0.15, max_s=run.timeout_ms / 1000)
+    try:
+        await run.page.wait_for_load_state("load", timeout=run.timeout_ms)
+    except PlaywrightTimeout:
+        await _stop_loading(run.tab)
+    await _settle(run)
+
+
+async def _scan(run: _Run) -> _Scan:
+    found = await _eval(run, js.SCAN_FORM) or {}
+    return _Scan(found.get("fields", []), bool(found.get("submit")), bool(found.get("sms")),
+                 bool(found.get("captchaImg")))
+
+
+async def _links(run: _Run) -> list[dict[str, str]]:
+    return list(await _eval(run, js.LINKS) or [])
+
+
+async def _errors(run: _Run) -> list[str]:
+    return [t for t in (await _eval(run, js.ERRORS) or []) if ERROR_WORDS.search(t)]
+
+
+def _on_dialog(run: _Run) -> Any:
+    async def handle(dialog: Dialog) -> None:  # alert()s carry errors; dismissing keeps going
+        run.dialogs.append(dialog.message[:300])
+        try:
+            await dialog.accept()
+        except PlaywrightError:
+            pass
+
+    return handle
+
+
+# -- finding the entry -----------------------------------------------------------------------------
+
+
+def _host(url: str | None) -> str:
+    return (urlsplit(url or "").hostname or "").lower()
+
+
+def _h5_hosts(hotline: Hotline, channels: list[Channel]) -> set[str]:
+    return {_host(u) for u in [hotline.h5, *(c.value for c in channels if c.kind == "h5")] if u}
+
+
+def _channel_entry(hotline: Hotline, channels: list[Channel]) -> Entry | None:
+    """Discovery's submission channel, preferring the website over an H5 page."""
+    h5 = _h5_hosts(hotline, channels)
+    submits = [c for c in channels if c.kind == "submit"]
+    submits.sort(key=lambda c: _host(c.value) in h5)
+    if not submits:
+        return None
+    c = submits[0]
+    track = next((t.value for t in channels if t.kind == "track" and _host(t.value) == _host(c.value)), None)
+    return Entry(c.value, _host(c.value) in h5, f"discovery ({c.found_on})", track)
+
+
+def _pick_links(links: list[dict[str, str]], h5: set[str]) -> tuple[dict[str, str] | None, str | None]:
+    """(submission link, tracking URL) among a page's links, by their words."""
+    lexicon = load_lexicon()
+    submit = [link for link in links if lexicon.kind_of(link["text"]) == "submit"]
+    track = [link["href"] for link in links if lexicon.kind_of(link["text"]) == "track"]
+    submit.sort(key=lambda link: _host(link["href"]) in h5 or "微信" in link["text"])
+    return (submit[0] if submit else None), (track[0] if track else None)
+
+
+async def _entry_from_home(run: _Run, home: str, h5: set[str], mobile: bool) -> tuple[Entry | None, _Nav]:
+    nav = await _open(run, home, patient=False)
+    if not nav.ok:
+        return None, nav
+    link, track = _pick_links(await _links(run), h5)
+    if link is None:
+        return None, nav
+    wechat = _host(link["href"]) in h5 or "微信" in link["text"]
+    return Entry(link["href"], mobile or wechat, f"{home} 「{link['text']}」", track), nav
+
+
+async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry | None:
+    """The submission page as a person finds it: the website's homepage first, else the H5 site
+    (in the phone). Records why when there is none."""
+    hotline = run.hotline
+    h5 = _h5_hosts(hotline, channels)
+    websites = [hotline.website] if hotline.website else [c.value for c in channels if c.kind == "website"]
+    h5_homes = sorted({u for u in [hotline.h5, *(c.value for c in channels if c.kind == "h5")] if u})
+    homes = h5_homes if mobile else websites
+    problems: list[_Nav] = []
+    for home in homes[:2]:
+        entry, nav = await _entry_from_home(run, home, h5, mobile)
+        if entry is not None:
+            return entry
+        if not nav.ok:
+            problems.append(nav)
+    if not mobile and h5_homes:
+        raise _WantMobile()
+    run.obs.url, run.obs.channel = homes[0] if homes else None, "h5" if mobile else "website"
+    shot = await run.shot("no-entry") if homes else None
+    if any(p.side == "tool" for p in problems):
+        run.fail("entry", f"打开首页时检测工具故障: {problems[0].error}", "tool", screenshot=shot)
+    elif problems:
+        run.fail("entry", f"网站无法访问: {problems[0].error}", screenshot=shot)
+    else:
+        run.fail("entry", "首页没有“我要投诉/我要咨询/网上留言”等提交入口", screenshot=shot)
+    return None
+
+
+class _WantMobile(Exception):
+    """The page wants WeChat: carry on in the phone."""
+
+
+# -- forms -------------------------------------------------------------------------------------
+
+
+def _address(scenario: Scenario, city: str) -> str:
+    """The made-up place of the scenario's body (same district and street), no house number."""
+    return scenario.model_copy(update={"title": "{city}{district}{street}"}).render(city)[0]
+
+
+def _values(run: _Run, scenario: Scenario | None) -> dict[str, str]:
+    p = run.persona
+    values = {"name": p.name, "phone": p.phone, "email": p.email, "id_number": p.id_number,
+              "password": _password(p, run.hotline.hotline_id)}
+    values["password2"] = values["password"]
+    if scenario is not None:
+        values.update(title=run.obs.title or "", content=run.obs.body or "",
+                      address=_address(scenario, run.hotline.city))
+    return values
+
+
+def _option_for(options: list[str], case_type: str | None) -> str | None:
+    wanted = CASE_TYPES.get(case_type or "", ())
+    for word in wanted:
+        hit = next((o for o in options if word in o), None)
+        if hit:
+            return hit
+    return None
+
+
+async def _fill(run: _Run, scan: _Scan, values: dict[str, str]) -> None:
+    """Type each recognised field as a citizen would; unknown optional fields stay empty."""
+    page = run.page
+    radios_done: set[str] = set()
+    for f in scan.fields:
+        loc = page.locator(f'[data-ha-f="{f["key"]}"]').first
+        kind = f["kind"]
+        try:
+            if kind in values and kind not in ("captcha", "sms_code"):
+                value = values[kind][: f["maxlength"]] if f.get("maxlength") else values[kind]
+                await loc.fill(value, timeout=5000)
+            elif kind == "case_type" or (kind == "select" and f["required"]):
+                option = _option_for(f["options"], run.obs.case_type) if kind == "case_type" else None
+                if option is None and (not f["value"] or PLACEHOLDER.search(f["value"])):
+                    option = next((o for o in f["options"] if o and not PLACEHOLDER.search(o)), None)
+                if option:
+                    await loc.select_option(label=option, timeout=5000)
+            elif kind == "agree":
+                await loc.check(timeout=5000)
+            elif kind == "radio" and f["name"] not in radios_done:
+                if _option_for([f["label"]], run.obs.case_type) or f["required"]:
+                    await loc.check(timeout=5000)
+                    radios_done.add(f["name"])
+        except (PlaywrightError, PlaywrightTimeout):
+            continue  # a field that will not take text: the site's answer will say if it mattered
+
+
+async def _captcha_png(run: _Run) -> bytes | None:
+    try:
+        return await run.page.locator('[data-ha-img="captcha"]').first.screenshot(timeout=5000)
+    except (PlaywrightError, PlaywrightTimeout):
+        return None
+
+
+async def _solve(solver: CaptchaSolver, png: bytes) -> tuple[str | None, str, bool]:
+    """(answer, who answered, whether a person was asked)."""
+    solvers = list(solver.solvers) if isinstance(solver, FirstOf) else [solver]
+    asked = False
+    for s in solvers:
+        operator = isinstance(s, OperatorCaptchaSolver)
+        asked = asked or operator
+        answer = await s.solve(png)
+        if answer:
+            return answer, "operator" if operator else "ocr", asked
+    return None, "", asked
+
+
+async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: SubmitStage) -> bool:
+    """Read the image captcha and type the answer; False (with the reason recorded) when no
+    answer could be had."""
+    if not scan.has("captcha"):
+        return True
+    png = await _captcha_png(run) if scan.captcha_img else None
+    if png is None:
+        run.fail(stage, "验证码图片无法读取", "tool")
+        return False
+    answer, who, asked = await _solve(solver, png)
+    run.obs.captcha_solver = who or run.obs.captcha_solver
+    if not answer:
+        if stage == "captcha":
+            run.obs.captcha_solved = False
+        run.fail(stage, "验证码需要人工识别但无人响应" if asked else "OCR 无法识别验证码", "tool",
+                 operator_timeout=asked)
+        return False
+    await run.page.locator('[data-ha-f="captcha"]').first.fill(answer, timeout=5000)
+    return True
+
+
+async def _codes_already_there(run: _Run, inbox: SmsInbox, since: datetime) -> set[str]:
+    """Codes the inbox shows before we ask: an inbox tolerates clock skew, so a code sent to
+    the same phone by another site a moment ago would otherwise pass for ours."""
+    if isinstance(inbox, OperatorSmsInbox):
+        return set()  # a person reads the newest SMS; asking now would only confuse them
+    code = await inbox.wait_for_code(run.persona.phone, since, STALE_PEEK_S)
+    return {code} if code else set()
+
+
+async def _fresh_code(run: _Run, inbox: SmsInbox, since: datetime, wait_s: float,
+                      stale: set[str]) -> str | None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        left = deadline - time.monotonic()
+        code = await inbox.wait_for_code(run.persona.phone, since, max(left, STALE_PEEK_S))
+        if code is None or code not in stale:
+            return code
+        if time.monotonic() + 1.0 > deadline:
+            return None
+        await asyncio.sleep(1.0)
+
+
+async def _get_sms_code(run: _Run, inbox: SmsInbox, button: str, stage: SubmitStage,
+                        record: bool = True) -> str | None:
+    """Press 获取验证码 and wait for the code (one wait at a time per phone). ``record``:
+    whether a missing code is a finding (not for a mere lookup of our own cases)."""
+    eff = run.settings.effectiveness
+    async with _sms_lock():
+        since = run.now()
+        try:
+            stale = await _codes_already_there(run, inbox, since)
+            await _press(run, button)
+            code = await _fresh_code(run, inbox, since, eff.sms_wait_s, stale)
+        except SmsInboxError as exc:
+            if record:
+                run.fail("sms", f"短信收件箱无法读取: {exc}", "tool")
+                run.obs.sms_code_received = False
+            return None
+        except (PlaywrightError, PlaywrightTimeout) as exc:
+            if record:
+                run.fail(stage, f"获取验证码按钮无法点击: {str(exc).splitlines()[0][:200]}", "tool")
+            return None
+    if not record:
+        return code
+    if code is None:
+        run.obs.sms_code_received = False
+        shot = await run.shot("sms-wait")
+        if isinstance(inbox, OperatorSmsInbox):
+            run.fail("sms", "短信验证码需要人工输入但无人响应", "tool", operator_timeout=True, screenshot=shot)
+        else:
+            run.fail("sms", f"点击获取验证码后{eff.sms_wait_s:g}秒内未收到短信验证码", screenshot=shot)
+        return None
+    run.obs.sms_code_received = True
+    return code
+
+
+async def _press_and_listen(run: _Run, selector: str, crash_at: str | None = None) -> list[str]:
+    """Press, then what the page (or an alert) complains about: everything on a new page,
+    only new messages when the page stayed (an old error is not this press's answer)."""
+    assert run.tab is not None
+    before = set(await _errors(run))
+    navigations = len(run.tab.events.navigations)
+    run.dialogs.clear()
+    await _press(run, selector)
+    if crash_at:
+        crash_point(crash_at)
+    if len(run.tab.events.navigations) != navigations:
+        before = set()
+    return await _problems(run, before)
+
+
+async def _problems(run: _Run, before: set[str]) -> list[str]:
+    """What the page (or an alert) complains about, beyond ``before``."""
+    shown = [t for t in await _errors(run) if t not in before]
+    dialogs = [d for d in run.dialogs if ERROR_WORDS.search(d) and not SUCCESS.search(d)]
+    run.dialogs.clear()
+    return [run.redact(t) for t in dialogs + shown]
+
+
+# -- login and registration -----------------------------------------------------------------------
+
+
+async def _login(run: _Run, scan: _Scan, solver: CaptchaSolver) -> tuple[bool, list[str]]:
+    """(logged in, what the page said). A refused captcha is typed again, so that a misread
+    is never taken for a missing account (which would lead to registering twice)."""
+    problems: list[str] = []
+    for _ in range(CAPTCHA_TRIES):
+        await _fill(run, scan, _values(run, None))
+        if not await _fill_captcha(run, scan, solver, "login"):
+            return False, []
+        problems = await _press_and_listen(run, '[data-ha-b="submit"]')
+        scan = await _scan(run)
+        if scan.kind != "login":
+            return True, problems
+        if not any(CAPTCHA_ERROR.search(p) for p in problems):
+            return False, problems
+    run.fail("login", f"登录时连续{CAPTCHA_TRIES}次提示验证码错误", "tool")
+    return False, problems
+
+
+async def _register(run: _Run, scan: _Scan, inbox: SmsInbox, solver: CaptchaSolver) -> bool:
+    obs = run.obs
+    await _fill(run, scan, _values(run, None))
+    if scan.has("sms_code"):
+        if not scan.sms:
+            run.fail("register", "注册页有短信验证码栏但没有获取验证码按钮", "tool")
+            return False
+        code = await _get_sms_code(run, inbox, '[data-ha-b="sms"]', "register")
+        if code is None:
+            return False
+        await run.page.locator('[data-ha-f="sms_code"]').first.fill(code, timeout=5000)
+    if not await _fill_captcha(run, scan, solver, "register"):
+        return False
+    shot = await run.shot("register-filled")
+    problems = await _press_and_listen(run, '[data-ha-b="submit"]')
+    after = await _scan(run)
+    if after.kind == "register" and problems:
+        obs.registered = False
+        run.fail("register", problems[0], screenshot=await run.shot("register-refused") or shot)
+        return False
+    if after.kind == "register":
+        obs.registered = False
+        run.fail("register", "提交注册后页面没有变化", "tool", screenshot=await run.shot("register-stuck"))
+        return False
+    obs.registered = True
+    return True
+
+
+async def _register_from_login(run: _Run, inbox: SmsInbox, solver: CaptchaSolver) -> bool:
+    link = next((a for a in await _links(run) if REGISTER_LINK.search(a["text"]) and "登录" not in a["text"]), None)
+    if link is None:
+        run.obs.registered = False
+        run.fail("register", "登录页没有注册入口，无法注册账号", screenshot=await run.shot("no-register"))
+        return False
+    nav = await _open(run, link["href"])
+    scan = await _scan(run)
+    if not nav.ok or scan.kind != "register":
+        run.obs.registered = False
+        run.fail("register", f"注册页面无法打开: {nav.error or '页面上没有注册表单'}",
+                 nav.side if not nav.ok else "tool", screenshot=await run.shot("register-page"))
+        return False
+    return await _register(run, scan, inbox, solver)
+
+
+async def _sms_login(run: _Run, scan: _Scan, inbox: SmsInbox) -> bool:
+    """Phone + SMS code, no password (a common 12345 login)."""
+    await _fill(run, scan, _values(run, None))
+    code = await _get_sms_code(run, inbox, '[data-ha-b="sms"]', "login") if scan.sms else None
+    if code is None:
+        return False
+    await run.page.locator('[data-ha-f="sms_code"]').first.fill(code, timeout=5000)
+    problems = await _press_and_listen(run, '[data-ha-b="submit"]')
+    if (await _scan(run)).kind == "sms_login":
+        run.obs.logged_in = False
+        run.fail("login", problems[0] if problems else "短信登录后页面没有变化", "site" if problems else "tool",
+                 screenshot=await run.shot("login-refused"))
+        return False
+    run.obs.logged_in = True
+    return True
+
+
+async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaSolver) -> _Scan | None:
+    """From the submission page to its form, through login and registration when asked."""
+    obs = run.obs
+    registered = False
+    for _ in range(5):
+        scan = await _scan(run)
+        kind = scan.kind
+        if kind == "form":
+            obs.entry_found = True
+            return scan
+        if kind == "other":
+            break
+        obs.entry_found = obs.needs_login = True
+        if kind == "sms_login":
+            if not await _sms_login(run, scan, inbox):
+                return None
+        elif kind == "register":
+            if registered or not await _register(run, scan, inbox, solver):
+                return None
+            registered = True
+        else:
+            ok, problems = await _login(run, scan, solver)
+            if ok:
+                obs.logged_in = True
+            elif registered:
+                obs.logged_in = False
+                run.fail("login", problems[0] if problems else "注册后仍无法登录",
+                         "site" if problems else "tool", screenshot=await run.shot("login-refused"))
+                return None
+            elif any(f.stage == "login" and f.side == "tool" for f in obs.failures):
+                return None  # the login captcha could not be read: no verdict on the site
+            else:
+                if not await _register_from_login(run, inbox, solver):
+                    return None
+                registered = True
+                continue
+        if (await _scan(run)).kind != "form":
+            nav = await _open(run, entry.url)
+            if not nav.ok:
+                break
+    shot = await run.shot("no-form")
+    obs.entry_found = False
+    run.fail("entry", "提交页面上没有可填写的诉求表单", screenshot=shot)
+    return None
+
+
+# -- looking a case up -------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[\s“”\"'…]", "", text)
+
+
+def _title_matches(shown: str, title: str) -> bool:
+    a, b = _norm(shown), _norm(title)
+    return bool(a) and (a == b or (len(a) >= 8 and (b.startswith(a) or a.startswith(b))))
+
+
+def _receipt_from_rows(rows: list[dict[str, str]], title: str, since: date | None,
+                       taken: set[str]) -> dict[str, str] | None:
+    """The row of our case: same title, not dated before our intent, and not a case the ledger
+    already holds (the same scenario may have been filed in an earlier round)."""
+    for row in rows:
+        if not any(_title_matches(v, title) for v in row.values()):
+            continue
+        day = _when(" ".join(row.values()))
+        if since and day and china_date(day) < since - timedelta(days=1):
+            continue
+        receipt = parse_receipt(" ".join(f"{k}：{v}" for k, v in row.items()))
+        if receipt.get("number") and receipt["number"] not in taken:
+            return receipt
+    return None
+
+
+async def _read_case_list(run: _Run, title: str) -> tuple[dict[str, str] | None, bool]:
+    """(receipt of our case, whether the page was a list we can trust to be complete)."""
+    rows = await _eval(run, js.TABLES) or []
+    text = await _text(run)
+    listed = bool(rows) or bool(re.search(r"暂无|无记录|没有记录", text))
+    return _receipt_from_rows(rows, title, run.intent_day, run.taken), listed
+
+
+async def _lookup_mine(run: _Run, title: str) -> tuple[dict[str, str] | None, bool]:
+    link = next((a for a in await _links(run) if MINE_LINK.search(a["text"])), None)
+    if link is None:
+        return None, False
+    nav = await _open(run, link["href"])
+    if not nav.ok:
+        return None, False
+    await run.shot("my-cases")
+    return await _read_case_list(run, title)
+
+
+async def _lookup_by_phone(run: _Run, track_url: str, title: str, inbox: SmsInbox) -> tuple[dict[str, str] | None, bool]:
+    nav = await _open(run, track_url)
+    if not nav.ok:
+        return None, False
+    found = await _eval(run, js.SCAN_TRACK, [list(NUMBER_LABELS), list(CODE_LABELS)]) or {}
+    if not found.get("lookup"):
+        return None, False
+    await run.page.locator('[data-ha-t="lookup_phone"]').first.fill(run.persona.phone, timeout=5000)
+    code = await _get_sms_code(run, inbox, '[data-ha-t="lookup_sms"]', "sms", record=False)
+    if code is None:
+        return None, False
+    await run.page.locator('[data-ha-t="lookup_code"]').first.fill(code, timeout=5000)
+    await _press(run, '[data-ha-t="lookup_press"]')
+    await run.shot("cases-by-phone")
+    return await _read_case_list(run, title)
+
+
+async def _find_filed(run: _Run, title: str, inbox: SmsInbox) -> tuple[dict[str, str] | None, bool]:
+    """Look for a case we may have filed: "my submissions" (logged in), else the tracking page's
+    lookup by phone. (receipt, authoritative)."""
+    receipt, listed = await _lookup_mine(run, title)
+    if receipt or listed:
+        return receipt, listed
+    if run.track_url:
+        return await _lookup_by_phone(run, run.track_url, title, inbox)
+    return None, False
+
+
+# -- tracking ------------------------------------------------------------------------------------
+
+
+def _when(text: str) -> datetime | None:
+    m = DATE.search(text)
+    if not m:
+        return None
+    y, mo, d, hh, mm = (int(x) if x else 0 for x in m.groups())
+    try:
+        return datetime(y, mo, d, hh, mm, tzinfo=CHINA_TZ).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def _read_progress(rows: list[str], notes: list[str], text: str, seen_at: datetime) -> tuple[bool, str | None, list[ReplyRecord]]:
+    """(our case is shown, its latest status or the page's "nothing found" text, replies)."""
+    steps = [(row, STATUS.search(DATE.sub(" ", row))) for row in rows]
+    steps = [(row, m) for row, m in steps if m]
+    replies: list[ReplyRecord] = []
+    for row, m in steps:
+        if REPLY_STATUS.fullmatch(m.group()):
+            detail = STATUS.sub("", DATE.sub(" ", row), count=1).strip()
+            if len(detail) >= 10:
+                replies.append(ReplyRecord(text=detail, replied_at=_when(row), seen_at=seen_at))
+    if not replies:
+        labelled = REPLY_LABEL.search(text)
+        if labelled and steps:
+            replies.append(ReplyRecord(text=labelled["text"].strip(), seen_at=seen_at))
+    if steps:
+        return True, steps[-1][1].group(), replies
+    return False, (notes[0] if notes else None), []
+
+
+async def _track(run: _Run, track_url: str | None, receipt: dict[str, str]) -> None:
+    """Look our case up with its receipt; append a ProgressCheck (and replies) to the obs."""
+    obs = run.obs
+    now = run.now()
+    if not receipt.get("number"):
+        obs.progress.append(ProgressCheck(checked_at=now, url=track_url, shown=False,
+                                          status_text="回执中没有受理编号，无法查询进度"))
+        return
+    if not track_url:
+        obs.progress.append(ProgressCheck(checked_at=now, shown=False, status_text="未找到进度查询入口"))
+        return
+    nav = await _open(run, track_url)
+    if not nav.ok:
+        obs.progress.append(ProgressCheck(checked_at=now, url=track_url, shown=False, side=nav.side,
+                                          error=nav.error, status_text="查询页面无法打开",
+                                          screenshot=await run.shot("track-down")))
+        return
+    found = await _eval(run, js.SCAN_TRACK, [list(NUMBER_LABELS), list(CODE_LABELS)]) or {}
+    if not (found.get("number") and found.get("button")):
+        obs.progress.append(ProgressCheck(checked_at=now, url=track_url, shown=False, side="tool",
+                                          error="查询页面上没有找到受理编号输入框",
+                                          screenshot=await run.shot("track-form")))
+        return
+    await run.page.locator('[data-ha-t="number"]').first.fill(receipt["number"], timeout=5000)
+    if found.get("code") and receipt.get("code"):
+        await run.page.locator('[data-ha-t="code"]').first.fill(receipt["code"], timeout=5000)
+    await _press(run, '[data-ha-t="press"]')
+    result = await _eval(run, js.PROGRESS, NO_RESULT) or {}
+    text = run.redact(await _text(run))
+    shown, status, replies = _read_progress(result.get("rows", []), result.get("notes", []), text, now)
+    shot = await run.shot("track")
+    await run.snapshot("track")
+    obs.progress.append(ProgressCheck(checked_at=now, url=run.page.url, shown=shown,
+                                      status_text=run.redact(status) if status else None, screenshot=shot))
+    known = {r.text for r in obs.replies}
+    obs.replies += [r.model_copy(update={"text": run.redact(r.text)}) for r in replies
+                    if run.redact(r.text) not in known]
+
+
+# -- submitting ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Outcome:
+    receipt: dict[str, str] = field(default_factory=dict)
+    captcha_rejected: bool = False
+    problems: list[str] = field(default_factory=list)
+    accepted: bool = False  # success shown, even without a receipt
+    text: str = ""
+
+
+async def _read_outcome(run: _Run, problems: list[str]) -> _Outcome:
+    text = await _text(run)
+    receipt = parse_receipt(text)
+    form_gone = (await _scan(run)).kind != "form"
+    success = bool(SUCCESS.search(text))
+    out = _Outcome(text=text, problems=problems)
+    if receipt.get("number") and (success or form_gone):
+        out.receipt, out.accepted = receipt, True
+    elif success and form_gone and not problems:
+        out.accepted = True
+    out.captcha_rejected = not out.accepted and any(CAPTCHA_ERROR.search(p) for p in problems)
+    return out
+
+
+def _due(run: _Run, submitted_at: datetime) -> date:
+    return add_workdays(china_date(submitted_at), reply_window(run.obs.case_type, run.settings.effectiveness))
+
+
+def _accept(run: _Run, ledger: Ledger, case: Case, receipt: dict[str, str], text: str,
+            submitted_at: datetime) -> Case:
+    obs = run.obs
+    obs.form_accepted, obs.submitted_at, obs.receipt = True, submitted_at, dict(receipt)
+    obs.receipt_text = run.redact(text)[:2000]
+    if obs.captcha_present:
+        obs.captcha_solved = True
+    crash_point("before_receipt_saved")
+    return ledger.record_receipt(case, receipt, submitted_at=submitted_at, due_at=_due(run, submitted_at),
+                                 observation=obs, track_url=run.track_url)
+
+
+async def _submit_form(run: _Run, ledger: Ledger, case: Case, entry: Entry, scan: _Scan,
+                       scenario: Scenario, solver: CaptchaSolver, inbox: SmsInbox, resubmit: bool) -> Case:
+    """Fill, write the intent, press; again after a refused captcha. Returns the case as the
+    ledger now has it."""
+    obs = run.obs
+    obs.captcha_present = scan.has("captcha")
+    channel = "h5" if entry.mobile else "website"
+    pressed_at = run.now()
+    for attempt in range(CAPTCHA_TRIES):
+        if attempt:
+            scan = await _scan(run)
+            if scan.kind != "form":  # refused the captcha, then showed something else
+                return await _unclear_press(run, ledger, case, inbox, pressed_at, await _text(run))
+        await _fill(run, scan, _values(run, scenario))
+        if scan.has("sms_code") and scan.sms:  # some forms verify the phone by SMS themselves
+            code = await _get_sms_code(run, inbox, '[data-ha-b="sms"]', "form")
+            if code is None:
+                return _stopped(run, ledger, case)
+            await run.page.locator('[data-ha-f="sms_code"]').first.fill(code, timeout=5000)
+        if not await _fill_captcha(run, scan, solver, "captcha"):
+            return ledger.save(case, obs)
+        obs.captcha_attempts += int(obs.captcha_present)
+        shot = await run.shot("form-filled")
+        if not _may_press(entry.url, run.settings, run.persona):
+            obs.error_texts.append(NOT_ALLOWED)
+            return ledger.save(case, obs)
+        if not scan.submit:
+            run.fail("form", "表单上没有找到提交按钮", "tool", screenshot=shot)
+            return ledger.save(case, obs)
+        pressed_at = run.now()
+        case = ledger.mark_submitting(case, channel=channel, url=entry.url, observation=obs,
+                                      resubmit=resubmit, at=pressed_at)
+        resubmit = False  # counted once; captcha retries of this run are not resubmissions
+        crash_point("before_submit")
+        problems = await _press_and_listen(run, '[data-ha-b="submit"]', "after_submit")
+        out = await _read_outcome(run, problems)
+        if out.accepted:
+            _note_track_link(run, await _links(run))
+            await run.shot("receipt")
+            await run.snapshot("receipt")
+            return _accept(run, ledger, case, out.receipt, out.text, pressed_at)
+        if out.captcha_rejected:
+            obs.error_texts.append(out.problems[0])
+            continue
+        if out.problems:
+            obs.form_accepted = False
+            run.fail("form", out.problems[0], screenshot=await run.shot("form-refused"))
+            return ledger.record_failure(case, "form", obs.failures[-1].message, obs)
+        return await _unclear_press(run, ledger, case, inbox, pressed_at, out.text)
+    obs.captcha_solved = False
+    run.fail("captcha", f"连续{CAPTCHA_TRIES}次提交均提示验证码错误", screenshot=await run.shot("captcha-refused"))
+    return ledger.record_failure(case, "captcha", obs.failures[-1].message, obs)
+
+
+def _note_track_link(run: _Run, links: list[dict[str, str]]) -> None:
+    _, track = _pick_links(links, set())
+    run.track_url = track or run.track_url
+
+
+async def _unclear_press(run: _Run, ledger: Ledger, case: Case, inbox: SmsInbox,
+                         pressed_at: datetime, text: str) -> Case:
+    """Neither a receipt nor an error: look for the case before deciding anything."""
+    shot = await run.shot("after-submit")
+    receipt, listed = await _find_filed(run, case.title, inbox)
+    if receipt:
+        return _accept(run, ledger, case, receipt, text, pressed_at)
+    run.obs.error_texts.append("提交后页面既无回执也无错误提示")
+    if listed:
+        run.fail("form", "提交后页面既无回执也无错误提示，且“我的诉求”中没有该件", "tool", screenshot=shot)
+        return ledger.record_failure(case, "form", "提交后无回执，网站上也查不到该件", run.obs)
+    return ledger.mark_unknown(case, "提交后无回执，且无法在网站上查到是否已受理", run.obs)
+
+
+async def _reconcile(run: _Run, ledger: Ledger, case: Case, inbox: SmsInbox) -> tuple[Case, bool]:
+    """A case left at intent/unknown: (case, may submit). Found: its receipt is recorded."""
+    receipt, listed = await _find_filed(run, case.title, inbox)
+    if receipt:
+        submitted_at = case.pressed_at or run.now()
+        return _accept(run, ledger, case, receipt, "", submitted_at), False
+    if listed and case.resubmits < MAX_RESUBMITS:
+        return case, True
+    reason = ("上次提交中断，网站上查不到该件，且已重新提交过一次" if listed
+              else "上次提交中断，无法在网站上核实是否已受理")
+    run.obs.error_texts.append(reason)
+    return ledger.mark_unknown(case, reason, run.obs), False
+
+
+# -- the journey -------------------------------------------------------------------------------
+
+
+async def _flow(run: _Run, ledger: Ledger, case: Case, entry: Entry, scenario: Scenario,
+                inbox: SmsInbox, solver: CaptchaSolver) -> Case:
+    obs = run.obs
+    obs.url, obs.channel = entry.url, "h5" if entry.mobile else "website"
+    run.track_url = entry.track_url or run.track_url
+    nav = await _open(run, entry.url)
+    if nav.ok and not entry.mobile and WECHAT_ONLY.search(await _text(run)):
+        raise _WantMobile()
+    shot = await run.shot("entry")
+    if not nav.ok:
+        run.fail("entry", f"提交页面无法打开: {nav.error}", nav.side, screenshot=shot)
+        return _stopped(run, ledger, case)
+    if not _may_press(entry.url, run.settings, run.persona):
+        # Registering an account is already acting on a real site: stop at the entry.
+        obs.entry_found = True
+        obs.error_texts.append(NOT_ALLOWED)
+        return ledger.save(case, obs)
+    scan = await _reach_form(run, entry, inbox, solver)
+    if scan is None:
+        return _stopped(run, ledger, case)
+    resubmit = False
+    run.taken = ledger.receipt_numbers(case.hotline_id)
+    run.intent_day = china_date(case.pressed_at) if case.pressed_at else None
+    if case.state in (INTENT, UNKNOWN):
+        case, resubmit = await _reconcile(run, ledger, case, inbox)
+        if not resubmit:
+            return case
+        if not (await _open(run, entry.url)).ok or (scan := await _reach_form(run, entry, inbox, solver)) is None:
+            return ledger.save(case, obs)
+    return await _submit_form(run, ledger, case, entry, scan, scenario, solver, inbox, resubmit)
+
+
+def _stopped(run: _Run, ledger: Ledger, case: Case) -> Case:
+    """The journey stopped before pressing submit. A site refusal is recorded as such, except
+    for a case a crash left pending: it may have been filed, so it keeps its state."""
+    site = [f for f in run.obs.failures if f.side == "site"]
+    if case.state in (INTENT, UNKNOWN, SUBMITTED) or not site:
+        return ledger.save(case, run.obs)
+    return ledger.record_failure(case, site[-1].stage, site[-1].message, run.obs)
+
+
+def _new_obs(hotline: Hotline, scenario: Scenario, title: str, body: str) -> SubmissionObservation:
+    return SubmissionObservation(hotline_id=hotline.hotline_id, scenario_id=scenario.id,
+                                 case_type=scenario.case_type, title=title, body=body,
+                                 keywords=list(scenario.keywords))
+
+
+async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Channel], ledger: Ledger,
+                      round_name: str, persona: Persona, scenario: Scenario, inbox: SmsInbox,
+                      solver: CaptchaSolver, *, now: datetime | None = None
+                      ) -> tuple[SubmissionObservation, list[EvidenceFile]]:
+    """File ``scenario`` with ``hotline`` once (per round), then look its progress up.
+
+    ``now`` is the audit's clock (simweb's simulated time in tests); the SMS inbox is asked for
+    codes sent after it. A case the ledger already has with a receipt is only tracked again."""
+    title, body = scenario.render(hotline.city)
+    case = ledger.begin(hotline.hotline_id, round_name, scenario, title=title, persona=persona_key(persona))
+    if case.state == SUBMITTED:
+        return await _follow_up(ctx, ledger, case, hotline, persona, now)
+    run = _Run(ctx, hotline, persona, _new_obs(hotline, scenario, title, body), _Clock(now))
+    entry = _channel_entry(hotline, channels)
+    mobile = bool(entry and entry.mobile)
+    for _ in range(3):
+        want_mobile = False
+        async with ctx.browser.tab(mobile=mobile) as tab:
+            run.tab = tab
+            handler = _on_dialog(run)
+            tab.page.on("dialog", handler)
+            try:
+                if entry is None:
+                    entry = await _find_entry(run, channels, mobile)
+                if entry is not None and entry.mobile and not mobile:
+                    want_mobile = True
+                elif entry is not None:
+                    case = await _flow(run, ledger, case, entry, scenario, inbox, solver)
+            except _WantMobile:
+                want_mobile = True
+            except (PlaywrightError, PlaywrightTimeout) as exc:
+                run.obs.tool_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            finally:
+                tab.page.remove_listener("dialog", handler)
+                run.tab = None
+        if not want_mobile or mobile:
+            break
+        mobile = True
+        if entry is not None:
+            entry = replace(entry, mobile=True)
+    if entry is None:
+        case = _stopped(run, ledger, case)
+    if case.state == SUBMITTED:
+        await _check_progress(run, ledger, case)
+    return run.obs, run.evidence
+
+
+async def _track_case(run: _Run, case: Case) -> None:
+    """One look at the case's progress, in the kind of browser it was filed with."""
+    async with run.ctx.browser.tab(mobile=case.channel == "h5") as tab:
+        run.tab = tab
+        try:
+            await _track(run, case.track_url or run.track_url, case.receipt)
+        except (PlaywrightError, PlaywrightTimeout) as exc:
+            run.obs.progress.append(ProgressCheck(checked_at=run.now(), url=case.track_url, shown=False,
+                                                  side="tool", error=str(exc).splitlines()[0][:300]))
+        finally:
+            run.tab = None
+
+
+async def _check_progress(run: _Run, ledger: Ledger, case: Case) -> None:
+    await _track_case(run, case)
+    ledger.record_check(case, run.obs, now=run.now())
+
+
+def _run_for_case(ctx: JourneyContext, case: Case, hotline: Hotline, persona: Persona,
+                  now: datetime | None, prefix: str = "") -> _Run:
+    obs = case.observed() or SubmissionObservation(hotline_id=case.hotline_id)
+    return _Run(ctx, hotline, persona, obs, _Clock(now), prefix=prefix, track_url=case.track_url)
+
+
+async def _follow_up(ctx: JourneyContext, ledger: Ledger, case: Case, hotline: Hotline,
+                     persona: Persona, now: datetime | None) -> tuple[SubmissionObservation, list[EvidenceFile]]:
+    run = _run_for_case(ctx, case, hotline, persona, now, prefix="again-")
+    await _check_progress(run, ledger, case)
+    return run.obs, run.evidence
+
+
+async def recheck_case(ctx: JourneyContext, case: Case, persona: Persona, *, now: datetime | None = None
+                       ) -> tuple[SubmissionObservation, list[EvidenceFile]]:
+    """Look a submitted case up again: its progress and any reply, added to the observation the
+    ledger keeps (so ``judge_effectiveness`` sees every look). Does not write the ledger."""
+    hotline = Hotline(hotline_id=case.hotline_id, name=case.hotline_id, province="", city="")
+    clock = _Clock(now)
+    run = _run_for_case(ctx, case, hotline, persona, clock.now(),
+                        prefix=f"recheck-{clock.now().astimezone(CHINA_TZ):%Y%m%dT%H%M}-")
+    await _track_case(run, case)
+    return run.obs, run.evidence
+
+
+# -- what the round and the recheck command call -------------------------------------------------
+
+
+def has_channel(hotline: Hotline, channels: list[Channel]) -> bool:
+    return bool(hotline.website or hotline.h5
+                or any(c.kind in ("website", "h5", "submit") for c in channels))
+
+
+async def observe_effectiveness(ctx: JourneyContext, hotline: Hotline, channels: list[Channel],
+                                ledger: Ledger, round_name: str, *, tools: EffectivenessTools | None = None,
+                                now: datetime | None = None) -> tuple[SubmissionObservation, list[EvidenceFile]]:
+    """The round's journey for one hotline: its scenario for this round, filed at most once."""
+    if not has_channel(hotline, channels):
+        return SubmissionObservation(hotline_id=hotline.hotline_id), []
+    tools = tools or effectiveness_tools(ctx.settings, ctx.round_dir)
+    scenario = pick_scenario(hotline.hotline_id, round_name)
+    return await submit_case(ctx, hotline, channels, ledger, round_name, tools.persona, scenario,
+                             tools.inbox, tools.solver, now=now)
+
+
+async def run_effectiveness(ctx: JourneyContext, hotline: Hotline, channels: list[Channel],
+                            ledger: Ledger, round_name: str, *, tools: EffectivenessTools | None = None,
+                            now: datetime | None = None) -> tuple[SubmissionObservation, Verdict, list[EvidenceFile]]:
+    """Observe, judge, and keep the verdict with the case.
+
+    >>> obs, verdict, evidence = await run_effectiveness(ctx, hotline, channels, Ledger(store), "R1")  # doctest: +SKIP
+    """
+    obs, evidence = await observe_effectiveness(ctx, hotline, channels, ledger, round_name, tools=tools, now=now)
+    verdict = judge_effectiveness(obs, ctx.settings.effectiveness)
+    case = ledger.get(hotline.hotline_id, round_name, obs.scenario_id) if obs.scenario_id else None
+    if case is not None:
+        ledger.save(case, verdict=verdict.verdict.value, verdict_reason=verdict.reason)
+    return obs, verdict, evidence
+
+
+@dataclass
+class RecheckResult:
+    case: Case
+    observation: SubmissionObservation
+    verdict: Verdict
+    evidence: list[EvidenceFile]
+    elapsed_s: float = 0.0
+
+
+async def recheck_due(ctx: JourneyContext, ledger: Ledger, *, tools: EffectivenessTools | None = None,
+                      now: datetime | None = None, round_name: str | None = None) -> list[RecheckResult]:
+    """``recheck --due``: every submitted case past its reply deadline, looked up and judged;
+    the ledger keeps each look and closes cases with a final verdict. Evidence goes to
+    ``settings.out / case.round`` (each case's own round directory).
+
+    >>> results = await recheck_due(ctx, Ledger(store), now=datetime.now(UTC))  # doctest: +SKIP
+    """
+    now = now or utcnow()
+    persona = tools.persona if tools else load_persona(ctx.settings)
+    results = []
+    for case in ledger.due(now):
+        if round_name is not None and case.round != round_name:
+            continue
+        started = time.perf_counter()
+        case_ctx = replace(ctx, round_dir=ctx.settings.out / case.round)
+        obs, evidence = await recheck_case(case_ctx, case, persona, now=now)
+        verdict = judge_effectiveness(obs, ctx.settings.effectiveness)
+        case = ledger.record_check(case, obs, verdict, now=now)
+        results.append(RecheckResult(case, obs, verdict, evidence, time.perf_counter() - started))
+    return results
+
