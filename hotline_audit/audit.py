@@ -18,17 +18,19 @@ from checks.findability import judge_findability
 from checks.stability import judge_stability
 from crawler.known import known_channels
 from journeys.browser import BrowserPool
+from journeys.effectiveness import EffectivenessTools, effectiveness_tools, run_effectiveness
 from journeys.findability import observe_findability
 from journeys.stability import JourneyContext, observe_stability
 
 from . import __version__
 from .config import Settings
+from .ledger import Ledger
 from .model import Channel, Hotline, Verdict, VerdictStatus
 from .questions import Question, load_questions, pick_questions
 from .store import HotlineResult, Store
 from .workdays import china_today
 
-CHECKS = ("stability", "findability")
+CHECKS = ("stability", "findability", "effectiveness")
 
 
 class AuditInputError(ValueError):
@@ -101,9 +103,17 @@ def check_output_dir(round_dir: Path) -> None:
         raise AuditInputError(f"cannot write to {round_dir}: {exc.strerror or exc}") from None
 
 
+@dataclass
+class Submitting:
+    """What the effectiveness check needs for a round: the case ledger and who submits."""
+
+    ledger: Ledger
+    tools: EffectivenessTools
+
+
 async def audit_hotline(ctx: JourneyContext, hotline: Hotline, checks: tuple[str, ...],
                         channels: list[Channel] | None = None, round_name: str = "",
-                        bank: list[Question] | None = None) -> HotlineResult:
+                        bank: list[Question] | None = None, submitting: Submitting | None = None) -> HotlineResult:
     """Gather and judge one hotline. Never raises for a hotline's sake: our own failures become
     ``tool_error`` verdicts so the round goes on."""
     result = HotlineResult(hotline_id=hotline.hotline_id,
@@ -132,6 +142,17 @@ async def audit_hotline(ctx: JourneyContext, hotline: Hotline, checks: tuple[str
             raise
         except Exception as exc:
             result.verdicts.append(tool_error_verdict(hotline.hotline_id, "findability", exc))
+    if "effectiveness" in checks and submitting is not None:
+        try:
+            obs, verdict, evidence = await run_effectiveness(ctx, hotline, result.channels, submitting.ledger,
+                                                             round_name, tools=submitting.tools)
+            result.observations["effectiveness"] = obs.model_dump(mode="json")
+            result.evidence.extend(evidence)
+            result.verdicts.append(verdict)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result.verdicts.append(tool_error_verdict(hotline.hotline_id, "effectiveness", exc))
     return result
 
 
@@ -155,11 +176,13 @@ async def run_round(
                              probe_limiter=asyncio.Semaphore(settings.probe.concurrency))
         slots = asyncio.Semaphore(settings.hotlines_in_flight)
         bank = load_questions() if "findability" in plan.checks else []
+        submitting = (Submitting(Ledger(store), effectiveness_tools(settings, plan.round_dir))
+                      if "effectiveness" in plan.checks else None)
 
         async def one(hotline: Hotline) -> None:
             async with slots:
                 found = plan.channels.get(hotline.hotline_id, []) if plan.channels is not None else None
-                result = await audit_hotline(ctx, hotline, plan.checks, found, plan.round_name, bank)
+                result = await audit_hotline(ctx, hotline, plan.checks, found, plan.round_name, bank, submitting)
                 if plan.discovery_notes is not None:
                     result.observations["discovery"] = plan.discovery_notes.get(hotline.hotline_id, {})
                 store.save_hotline(run_id, result)

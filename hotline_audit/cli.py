@@ -75,6 +75,13 @@ def plan_round(registry: Path, round_name: str, settings: Settings, hotlines: st
         plan = rounds.RoundPlan(round_name=round_name, hotlines=entries, settings=settings,
                                 registry=str(registry), checks=checks)
         rounds.check_output_dir(plan.round_dir)
+        if "effectiveness" in checks:
+            from journeys.effectiveness import submissions_allowed
+
+            allowed, message = submissions_allowed(settings, entries)
+            if not allowed:
+                raise rounds.AuditInputError(message)
+            err.print(message, highlight=False)
     except RegistryError as exc:
         err.print(f"[bold red]error:[/] registry {exc.path} is not usable:", highlight=False)
         for problem in exc.problems[:50]:
@@ -272,6 +279,64 @@ def report(
     out.print(f"Report: [bold]{paths['report']}[/]")
 
 
+@app.command()
+def recheck(
+    due: Annotated[bool, typer.Option("--due", help="Every submitted case whose reply window has passed")] = False,
+    round_name: Annotated[str | None, typer.Option("--round", help="Only this round's cases")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="The time to judge at (ISO), e.g. for simulations")] = None,
+    proxy: ProxyOpt = None,
+    out_dir: OutOpt = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Come back to submitted complaints: capture progress and replies, judge, update the round."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from journeys.browser import BrowserPool
+    from journeys.effectiveness import effectiveness_tools, recheck_due
+    from journeys.stability import JourneyContext
+
+    from . import audit as rounds
+    from .ledger import Ledger
+    from .store import Store
+
+    if not due:
+        raise fail("say which cases: --due (every case whose reply window has passed)")
+    settings = settings_from(config, proxy=proxy, out=out_dir, db=db)
+    try:
+        when = datetime.fromisoformat(now) if now else datetime.now(UTC)
+        rounds.check_proxy(settings.proxy)
+    except ValueError as exc:
+        raise fail(f"--now {now!r} is not an ISO date-time: {exc}") from None
+    except rounds.AuditInputError as exc:
+        raise fail(str(exc)) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    store = Store(settings.db)
+    ledger = Ledger(store)
+
+    async def run() -> list:
+        async with BrowserPool(settings.browser, settings.proxy) as browser:
+            ctx = JourneyContext(settings=settings, browser=browser, round_dir=settings.out,
+                                 probe_limiter=asyncio.Semaphore(settings.probe.concurrency))
+            tools = effectiveness_tools(settings, settings.out / "recheck")
+            return await recheck_due(ctx, ledger, tools=tools, now=when, round_name=round_name)
+
+    with err.status("Rechecking due cases …"):
+        results = asyncio.run(run())
+    touched: set[str] = set()
+    for r in results:
+        store.replace_verdict(r.case.round, r.verdict, r.observation.model_dump(mode="json"), r.evidence,
+                              journey="effectiveness")
+        touched.add(r.case.round)
+    tally = Counter(r.verdict.verdict.value for r in results)
+    out.print(f"Rechecked {len(results)} cases: " + (" · ".join(f"{k} {n}" for k, n in sorted(tally.items())) or "none due"))
+    for name in sorted(touched):
+        paths = write_round_outputs(store, name, settings.out / name)
+        out.print(f"Round {name}: report {paths['report']}")
+
+
 # -- simweb -----------------------------------------------------------------------------------
 
 
@@ -362,7 +427,11 @@ def demo(
     """Start simweb, audit its hotlines through it, stop it, and print where the report is."""
     from .demo import run_demo
 
-    raise typer.Exit(run_demo(out_dir, seed, count, run_audit))
+    def recheck_later(proxy: str, now: str) -> None:
+        recheck(due=True, round_name="demo", now=now, proxy=proxy, out_dir=out_dir,
+                db=f"sqlite:///{out_dir / 'hotline-audit.db'}", config=None)
+
+    raise typer.Exit(run_demo(out_dir, seed, count, run_audit, recheck_later))
 
 
 # -- scores, evidence packs and reviews ------------------------------------------------------

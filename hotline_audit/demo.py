@@ -18,7 +18,10 @@ from .simweb_process import simweb_process
 console = Console()
 
 
-def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPlan], int]) -> int:
+def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPlan], int],
+             recheck: Callable[[str, str], None] | None = None) -> int:
+    """Audit simweb's hotlines, then move simweb's clock a month on and re-check the complaints
+    the round submitted, as an auditor does weeks later."""
     out_dir.mkdir(parents=True, exist_ok=True)
     portals = build_population(seed, count)
     registry = out_dir / "registry.csv"
@@ -26,12 +29,20 @@ def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPla
     console.print(f"Starting simweb ({count} simulated hotlines, seed {seed}) …")
     with simweb_process(seed, count) as proxy:
         console.print(f"simweb is the proxy at {proxy}; auditing …")
-        settings = load_settings(None, proxy=proxy, out=out_dir, db=f"sqlite:///{out_dir / 'hotline-audit.db'}")
+        # simweb's SMS inbox stands in for the persona's phone.
+        settings = load_settings(None, proxy=proxy, out=out_dir, db=f"sqlite:///{out_dir / 'hotline-audit.db'}",
+                                 effectiveness={"sms_inbox_url": "{proxy}/_sms?phone={phone}"})
         from .registry import load_registry
 
         plan = RoundPlan(round_name="demo", hotlines=load_registry(registry), settings=settings,
                          registry=str(registry))
         code = run_audit(plan)
+        if code == 0 and recheck is not None and "effectiveness" in plan.checks:
+            import httpx
+
+            moved = httpx.post(f"{proxy}/_clock", json={"advance_days": 30}, timeout=10, trust_env=False).json()
+            console.print(f"simweb's clock moved 30 days on ({moved.get('now', '')}); re-checking replies …")
+            recheck(proxy, str(moved.get("now") or httpx.get(f"{proxy}/_clock", timeout=10, trust_env=False).json()["now"]))
     if code == 0:
         for check in plan.checks:
             agree, total = gold_agreement(plan.round_dir / "verdicts.csv", gold_rows(portals), check)

@@ -204,6 +204,28 @@ class Store:
             if row is not None:
                 row.done = True
 
+    def replace_verdict(self, round_name: str, verdict: Verdict, observation: dict[str, Any],
+                        evidence: list[EvidenceFile], journey: str) -> None:
+        """A later look (``recheck``) replaces one check's verdict and observation of a hotline
+        in a stored round and adds its evidence; the rest of the hotline stays as it was."""
+        with self.session.begin() as s:
+            run = s.scalar(select(RunRow).where(RunRow.round == round_name))
+            if run is None:
+                return
+            hid = verdict.hotline_id
+            s.execute(delete(VerdictRow).where(VerdictRow.run_id == run.id, VerdictRow.hotline_id == hid,
+                                               VerdictRow.check == verdict.check))
+            s.execute(delete(ObservationRow).where(ObservationRow.run_id == run.id, ObservationRow.hotline_id == hid,
+                                                   ObservationRow.journey == journey))
+            s.add(VerdictRow(run_id=run.id, hotline_id=hid, check=verdict.check, verdict=verdict.verdict.value,
+                             reason=verdict.reason, reason_en=verdict.reason_en, confidence=verdict.confidence,
+                             rule=verdict.rule, evidence=verdict.evidence, metrics=verdict.metrics))
+            s.add(ObservationRow(run_id=run.id, hotline_id=hid, journey=journey, observed_at=utcnow(),
+                                 data=observation))
+            for e in evidence:
+                s.add(EvidenceRow(run_id=run.id, hotline_id=hid, check=e.check, path=e.path, sha256=e.sha256,
+                                  bytes=e.bytes, media_type=e.media_type, created_at=e.created_at))
+
     def done_hotlines(self, run_id: int) -> set[str]:
         with self.session() as s:
             return set(s.scalars(select(HotlineRow.hotline_id).where(HotlineRow.run_id == run_id,
