@@ -38,7 +38,7 @@ from hotline_audit.model import (
 )
 
 from .browser import Tab
-from .pageload import classify_browser_error, load_page
+from .pageload import classify_browser_error
 from .stability import JourneyContext, evidence_record
 
 CHECK = "findability"
@@ -184,7 +184,20 @@ OBSERVE_JS = r"""() => {
   window.__haObs.observe(document.body || document.documentElement,
                          {childList: true, subtree: true, characterData: true});
 }"""
-MUTATIONS_JS = "() => window.__haMut ? [window.__haMut.n, performance.now() - window.__haMut.t] : null"
+# Waits in the page (one round trip, not a poll per tick) until the DOM has been quiet for
+# ``quiet`` ms, at most ``max`` ms: [changes so far, ms since the last, readyState], or null
+# when the document is not the one OBSERVE_JS watched.
+DOM_QUIET_JS = r"""(a) => new Promise(resolve => {
+  const s = window.__haMut;
+  if (!s) return resolve(null);
+  const t0 = performance.now();
+  const tick = () => {
+    const since = performance.now() - s.t;
+    if (since >= a.quiet || performance.now() - t0 >= a.max) resolve([s.n, since, document.readyState]);
+    else setTimeout(tick, Math.max(10, a.quiet - since));
+  };
+  tick();
+})"""
 
 # Result lists: each visible link with text climbs to the largest ancestor that holds no other
 # text link (its "item": title, snippet, date); items are grouped by their parent (the list).
@@ -263,10 +276,11 @@ ROBOT_BOX_JS = "() => {" + _SHOWN + r"""
 ROBOT_ANSWER_JS = "(question) => {" + _SHOWN + r"""
   const tops = [...document.querySelectorAll('[data-ha-new]')]
     .filter(e => !(e.parentElement && e.parentElement.closest('[data-ha-new]')) && shown(e));
+  const q = clean(question);
   const out = [];
   for (const el of tops) {
     const text = clean(el.innerText);
-    if (!text || text === clean(question)) continue;
+    if (!text || (text.includes(q) && text.length <= q.length + 12)) continue;  // the echo ("我：…")
     const links = [...el.querySelectorAll('a[href]')].map(a => ({title: clean(a.innerText), url: a.href}));
     out.push({text: text.slice(0, 1000), links});
   }
@@ -381,7 +395,7 @@ class _Watch:
     def __init__(self, journey: _Journey) -> None:
         self.journey = journey
         self.context = journey.tab.context
-        self.started = self.last = time.monotonic()
+        self.last = time.monotonic()
         self.dialogs0 = len(journey.dialogs)
         self.downloads0 = len(journey.downloads)
         self.pending: set[Request] = set()
@@ -389,6 +403,7 @@ class _Watch:
         self.urls: list[str] = []
         self.navigated: list[Frame] = []
         self.status: dict[Frame, int] = {}
+        self.status_of_url: dict[str, int] = {}  # a popup's first document may come before its frame
         self.failed: list[str] = []
         self.popups: list[Page] = []
         self._handlers: list[tuple[str, Callable[..., Any]]] = [
@@ -424,6 +439,7 @@ class _Watch:
     def _response(self, resp: Response) -> None:
         req = resp.request
         if req.is_navigation_request():
+            self.status_of_url[resp.url] = resp.status
             try:
                 self.status[req.frame] = resp.status
             except PlaywrightError:
@@ -434,6 +450,9 @@ class _Watch:
     def _page(self, page: Page) -> None:
         self.popups.append(page)
         self.journey.listen(page)
+
+    def status_for(self, frame: Frame) -> int | None:
+        return self.status.get(frame) or self.status_of_url.get(frame.url)
 
     @property
     def dialogs(self) -> list[str]:
@@ -462,11 +481,16 @@ class _Watch:
 
 
 async def _eval(frame: Frame, script: str, arg: Any = None, timeout_s: float = 2.0) -> Any:
-    """Evaluate in a frame; None when the document went away (navigation) or did not answer."""
+    """Evaluate in a frame; None when the document went away (navigation) or did not answer.
+    A closed page or browser is raised: that is our failure, not an empty page."""
     try:
         async with asyncio.timeout(timeout_s):
             return await frame.evaluate(script, arg)
-    except (PlaywrightError, TimeoutError):
+    except TimeoutError:
+        return None
+    except PlaywrightError as exc:
+        if classify_browser_error(_first_line(exc))[1] == "tool" or frame.page.is_closed():
+            raise
         return None
 
 
@@ -549,9 +573,11 @@ class _Journey:
         """Go to a page like a person (one reload after a server error): (ok, error, side)."""
         self.current = None
         error: str | None = None
+        page, events = self.tab.page, self.tab.events
         for attempt in range(2):
+            seen = len(events.navigations)
             try:
-                response = await self.tab.page.goto(url, wait_until="load", timeout=self.nav_timeout_s * 1000)
+                response = await page.goto(url, wait_until="load", timeout=self.nav_timeout_s * 1000)
             except PlaywrightTimeout:
                 return False, f"页面在 {self.nav_timeout_s:g} 秒内没有打开", "site"
             except PlaywrightError as exc:
@@ -559,8 +585,14 @@ class _Journey:
                     continue  # the error page of an earlier failed load committed late: go again
                 kind, side = self._check_alive(exc)
                 return False, f"{kind}: {_first_line(exc)}", side
-            await self.tab.events.settle(quiet_s=QUIET_S, max_s=self.settle_s)
-            status = response.status if response else None
+            # JS challenges reload the page and single-page apps fetch their content after "load".
+            await events.settle(quiet_s=QUIET_S, max_s=self.settle_s)
+            try:
+                await page.wait_for_load_state("load", timeout=self.settle_s * 1000)
+            except PlaywrightTimeout:
+                pass
+            statuses = events.navigations[seen:]
+            status = statuses[-1] if statuses else (response.status if response else None)
             if status is None or status < 400:
                 return True, None, "site"
             error = f"HTTP {status}"
@@ -574,7 +606,8 @@ class _Journey:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             async with asyncio.timeout(SHOT_TIMEOUT_S):
-                await page.screenshot(path=str(path), timeout=SHOT_TIMEOUT_S * 1000)
+                # caret as is: hiding it costs a style injection (~30 ms) and the caret is honest
+                await page.screenshot(path=str(path), timeout=SHOT_TIMEOUT_S * 1000, caret="initial")
         except (PlaywrightError, TimeoutError):
             return None
         record = evidence_record(self.ctx, self.hotline.hotline_id, CHECK, path, "image/png")
@@ -777,12 +810,16 @@ class _Journey:
             if watch.downloads:
                 return "download"
             # DOM changes matter once the network is quiet (or when there was no request at all).
-            mutations = None if watch.pending else await _eval(frame, MUTATIONS_JS, timeout_s=1.0)
+            mutations = None
+            if watch.quiet():
+                wait_ms = max(0.0, min(0.5, deadline - time.monotonic())) * 1000
+                mutations = await _eval(frame, DOM_QUIET_JS, {"quiet": QUIET_S * 1000, "max": wait_ms},
+                                        timeout_s=1.5)
             mutated = bool(mutations and mutations[0])
             now = time.monotonic()
             if watch.happened(mutated):
                 if watch.quiet() and (mutations is None or mutations[1] >= QUIET_S * 1000) \
-                        and await self.settled(watch, frame, ready):
+                        and await self.settled(watch, frame, mutations, ready):
                     return "done"
             elif now - since >= NO_REACTION_S:
                 return "nothing"
@@ -790,11 +827,14 @@ class _Journey:
                 return "timeout"
             await asyncio.sleep(POLL_S)
 
-    async def settled(self, watch: _Watch, frame: Frame, ready: Callable[[], Awaitable[bool]] | None) -> bool:
+    async def settled(self, watch: _Watch, frame: Frame, mutations: list[Any] | None,
+                      ready: Callable[[], Awaitable[bool]] | None) -> bool:
         _, target = watch.target(self.tab.page, frame)
-        if await _eval(target, "() => document.readyState", timeout_s=1.0) != "complete":
-            return False
-        return ready is None or await ready()
+        if target is frame and mutations is not None:
+            state = mutations[2]
+        else:
+            state = await _eval(target, "() => document.readyState", timeout_s=1.0)
+        return state == "complete" and (ready is None or await ready())
 
     async def close_popups(self, watch: _Watch) -> None:
         for popup in watch.popups:
@@ -833,9 +873,9 @@ class _Journey:
             return "error", f"点击搜索后下载了文件（{watch.downloads[0]}），没有显示结果页"
         host = _host(frame.url)
         if not same_doc and host and frame.url.startswith("http") and host not in self.allowed_hosts:
-            status = watch.status.get(frame)
+            status = watch.status_for(frame)
             return "error", f"{REASON_OFFSITE}：{host}" + (f"（HTTP {status}）" if status else "")
-        status = watch.status.get(frame)
+        status = watch.status_for(frame)
         if status is not None and status >= 400:
             return "error", f"HTTP {status}"
         if hits:
@@ -900,6 +940,16 @@ class _Journey:
             return
         await self.ask_each(entry, questions, self.ask_one_robot)
 
+    @staticmethod
+    async def send(page: Page, button: bool) -> None:
+        if button:
+            try:
+                await page.locator("[data-ha-robot-btn]").click(timeout=3000, no_wait_after=True, force=True)
+                return
+            except PlaywrightError:  # a person presses Enter instead
+                pass
+        await page.locator("[data-ha-robot]").press("Enter", timeout=3000, no_wait_after=True)
+
     async def ask_one_robot(self, entry: _Entry, question: QuestionLike, first: bool) -> QueryAttempt:
         attempt = self._attempt(entry, question)
         ok, error, side = await self.ready(entry)
@@ -924,10 +974,7 @@ class _Journey:
         watch = _Watch(self)
         try:
             started = time.monotonic()
-            if box["button"]:
-                await page.locator("[data-ha-robot-btn]").click(timeout=3000, no_wait_after=True)
-            else:
-                await page.locator("[data-ha-robot]").press("Enter", timeout=3000, no_wait_after=True)
+            await self.send(page, bool(box["button"]))
             state = await self.wait(watch, page.main_frame, started, started + self.rules.query_timeout_s, answered)
             attempt.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         finally:
@@ -971,14 +1018,12 @@ class _Journey:
         """Observe one site; returns our own failure (tool error), if any."""
         self.allowed_hosts |= {_host(home)} | {_host(c.value) for c in channels if c.kind in SITE_KINDS}
         try:
-            load = await load_page(self.tab, home, self.ctx.settings.browser, None)
-            if not load.ok and (load.status or 0) >= 500:  # a person reloads once
-                load = await load_page(self.tab, home, self.ctx.settings.browser, None)
-            if load.side == "tool":
-                return f"{load.error_kind}: {load.error}"
-            if load.ok:
-                self.allowed_hosts.add(_host(load.final_url))
-                await self.find_entries(load.final_url or home)
+            ok, error, side = await self.open(home)
+            if side == "tool":
+                return error
+            if ok:
+                self.allowed_hosts.add(_host(self.tab.page.url))
+                await self.find_entries(self.tab.page.url)
             for entry in list(self.entries):
                 await self.ask_all(entry, questions)
             await self.ask_unlinked(channels, questions)

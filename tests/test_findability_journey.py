@@ -300,6 +300,30 @@ def test_a_dead_proxy_is_our_failure_not_the_sites(tmp_path):
     assert not obs.attempts
 
 
+@pytest.mark.parametrize("after_s", [0.5, 1.5, 3.0])
+def test_a_browser_crash_is_our_failure_not_the_sites(simweb, tmp_path, after_s):
+    p = SMALL["form_get"]
+    settings = load_settings(None, proxy=simweb, out=tmp_path)
+
+    async def main():
+        async with BrowserPool(settings.browser, simweb) as pool:
+            ctx = JourneyContext(settings, pool, tmp_path / "r", asyncio.Semaphore(4))
+
+            async def crash():
+                await asyncio.sleep(after_s)  # mid-journey
+                await pool._browser.close()
+
+            crashing = asyncio.create_task(crash())
+            obs, _ = await observe_findability(ctx, hotline_of(p), channels_of(p), TOPIC_QUESTIONS)
+            await crashing
+            return obs
+
+    obs = asyncio.run(main())
+    assert obs.tool_error
+    assert all(a.side == "tool" for a in obs.attempts if a.outcome == "error"), \
+        [(a.outcome, a.side, a.reason) for a in obs.attempts]
+
+
 def test_mobile_tabs_are_phones_with_wechats_user_agent(simweb, tmp_path):
     settings = load_settings(None, proxy=simweb, out=tmp_path)
 
@@ -307,7 +331,7 @@ def test_mobile_tabs_are_phones_with_wechats_user_agent(simweb, tmp_path):
         async with BrowserPool(settings.browser, simweb) as pool:
             async with pool.tab(mobile=True) as phone:
                 ua = await phone.page.evaluate("navigator.userAgent")
-                width = await phone.page.evaluate("window.innerWidth")
+                width = await phone.page.evaluate("screen.width")
             async with pool.tab() as desktop:
                 desktop_ua = await desktop.page.evaluate("navigator.userAgent")
             return ua, width, desktop_ua
