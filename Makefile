@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= $(or $(HOTLINE_AUDIT_BROWSER__EXECUTABLE),/usr/bin/chromium)
 PYTEST_WORKERS ?= 2
 
-.PHONY: bootstrap system demo test lint clean
+.PHONY: bootstrap system demo test acceptance lint clean
 
 bootstrap: system $(STAMP)
 
@@ -30,6 +30,11 @@ demo: bootstrap
 test: bootstrap lint
 	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup; code=$$?; \
 	if [ $$code -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$code
+
+# The whole-population gates (344 simulated portals): findability agreement with gold.
+acceptance: bootstrap
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m acceptance -s --timeout 1800; code=$$?; \
+	if [ $$code -eq 5 ]; then echo "make acceptance: pytest ran no tests" >&2; exit 1; fi; exit $$code
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

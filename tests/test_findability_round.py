@@ -12,7 +12,7 @@ from hotline_audit.discovery import with_discovered_websites
 from hotline_audit.model import Hotline
 from hotline_audit.store import Store
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("discovery")]
+pytestmark = [pytest.mark.browser, pytest.mark.acceptance, pytest.mark.xdist_group("discovery")]
 
 VERDICTS = ("ok", "inaccurate_search", "nowhere_to_search", "no_channel", "needs_review", "tool_error")
 
