@@ -313,6 +313,7 @@ def crash_portals() -> list[tuple[str, str]]:
         + [("after_submit", anonymous.hotline_id)]
 
 
+@pytest.mark.xdist_group("effectiveness_crash")  # its own simweb per case: can run on another worker
 @pytest.mark.parametrize("crash_at,hotline_id", crash_portals())
 def test_sigkill_mid_submission_files_exactly_one_case(tmp_path, crash_at, hotline_id):
     with simweb_process(SEED, COUNT) as proxy:
@@ -358,6 +359,7 @@ def world344(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield make_world(proxy, tmp_path_factory.mktemp("eff344"), SEED, 344, ids, channels)
 
 
+@pytest.mark.acceptance  # a 344-portal simweb: make acceptance
 def test_each_cannot_submit_reason_and_h5_behind_a_website(world344):
     assert len(world344.first) == 7
     for hid, verdict in world344.final.items():
@@ -374,6 +376,7 @@ def test_each_cannot_submit_reason_and_h5_behind_a_website(world344):
         assert bool(obs.form_accepted) == (world344.gold[hid][0] != "cannot_submit")
 
 
+@pytest.mark.acceptance
 def test_refused_captcha_is_retried_then_reported(world344):
     hid = next(h for h, p in world344.portals.items() if p.captcha == "broken" and h in world344.first)
     obs, verdict = world344.first[hid]
