@@ -565,7 +565,7 @@ class _Journey:
         """(kind, side) of a browser error; raises _ToolFailure when the browser is gone."""
         message = _first_line(exc)
         kind, side = classify_browser_error(message)
-        if self.tab.page.is_closed() or kind == "browser":
+        if self.tab.page.is_closed() or kind == "browser" or not self.ctx.browser.connected:
             raise _ToolFailure(f"{kind}: {message}") from exc
         return kind, ("tool" if side == "tool" else "site")
 
@@ -583,6 +583,9 @@ class _Journey:
             except PlaywrightError as exc:
                 if "interrupted by another navigation" in str(exc) and attempt == 0:
                     continue  # the error page of an earlier failed load committed late: go again
+                if "ERR_ABORTED" in str(exc):
+                    # A dying browser aborts its loads before it reports itself gone: look again.
+                    await asyncio.sleep(0.5)
                 kind, side = self._check_alive(exc)
                 return False, f"{kind}: {_first_line(exc)}", side
             # JS challenges reload the page and single-page apps fetch their content after "load".
