@@ -75,7 +75,7 @@ from hotline_audit.workdays import add_workdays
 
 from . import citizen_js as js
 from .browser import Tab
-from .pageload import _stop_loading, classify_browser_error
+from .pageload import classify_browser_error, stop_loading
 from .stability import JourneyContext, evidence_record
 from .verification import (
     CaptchaSolver,
@@ -390,7 +390,7 @@ async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
     try:
         response = await run.page.goto(url, wait_until="load", timeout=timeout_ms)
     except PlaywrightTimeout:
-        await _stop_loading(run.tab)  # else the half-loaded page answers no script, no screenshot
+        await stop_loading(run.tab.page)  # else the half-loaded page answers no script, no screenshot
         return _Nav(False, error=f"页面{timeout_ms / 1000:g}秒内未打开 ({url})")
     except PlaywrightError as exc:
         message = str(exc).splitlines()[0][:300]
@@ -438,7 +438,7 @@ async def _press(run: _Run, selector: str) -> None:
     try:
         await run.page.wait_for_load_state("load", timeout=run.timeout_ms)
     except PlaywrightTimeout:
-        await _stop_loading(run.tab)
+        await stop_loading(run.tab.page)
     await _settle(run)
 
 

@@ -38,7 +38,7 @@ from hotline_audit.model import (
 )
 
 from .browser import Tab
-from .pageload import classify_browser_error
+from .pageload import classify_browser_error, stop_loading
 from .stability import JourneyContext, evidence_record
 
 CHECK = "findability"
@@ -494,18 +494,8 @@ async def _eval(frame: Frame, script: str, arg: Any = None, timeout_s: float = 2
         return None
 
 
-async def _stop_loading(page: Page) -> None:
-    try:
-        cdp = await page.context.new_cdp_session(page)
-        try:
-            await cdp.send("Page.stopLoading")
-        finally:
-            await cdp.detach()
-    except PlaywrightError:
-        pass
-
-
 # -- the journey ------------------------------------------------------------------------------
+
 
 class _Journey:
     """One site (the website, or the WeChat H5 site) in one tab."""
@@ -784,7 +774,7 @@ class _Journey:
                 state = await self.wait(watch, box.frame, time.monotonic(), deadline)
             attempt.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
             if state == "timeout":  # stop the hung load, so what the person sees can be read
-                await _stop_loading(watch.target(page, box.frame)[0])
+                await stop_loading(watch.target(page, box.frame)[0])
             await self.read_results(attempt, entry, watch, box.frame, state, before_links)
         finally:
             watch.close()

@@ -75,9 +75,11 @@ def classify_browser_error(message: str) -> tuple[str, str]:
     return "navigation", "site"
 
 
-async def _stop_loading(tab: Tab) -> None:
+async def stop_loading(page: Page) -> None:
+    """Stop a page that is still loading (Chromium's stop button), so it answers scripts and
+    screenshots; a page already gone is left alone."""
     try:
-        cdp = await tab.context.new_cdp_session(tab.page)
+        cdp = await page.context.new_cdp_session(page)
         try:
             await cdp.send("Page.stopLoading")
         finally:
@@ -128,7 +130,7 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
             result.error = str(exc).splitlines()[0][:300]
     elif result.error_kind == "timeout":
         # Stop the navigation so what the citizen sees after the timeout can be captured.
-        await _stop_loading(tab)
+        await stop_loading(tab.page)
 
     result.navigations = list(tab.events.navigations)
     if result.navigations:
