@@ -80,3 +80,15 @@ def discovered(simweb_full: str, tmp_path_factory: pytest.TempPathFactory) -> tu
     tmp = tmp_path_factory.mktemp("discovery")
     settings = load_settings(None, proxy=simweb_full, out=tmp, db=f"sqlite:///{tmp / 's.db'}")
     return portals, run_discovery(hotlines, settings, tmp)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fail loudly when ``--dist loadgroup`` ignores our ``xdist_group`` marks: each worker
+    would then build the 344-portal worlds itself and ``make test`` doubles in time."""
+    if not config.getoption("loadgroup", default=False):
+        return
+    lost = [i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+    if lost:
+        raise pytest.UsageError(f"xdist_group ignored for {len(lost)} tests (e.g. {lost[0]}): this pytest and "
+                                "pytest-xdist do not group (pytest-xdist#1386); reinstall with `make test`")
