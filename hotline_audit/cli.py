@@ -422,7 +422,7 @@ def simweb_stats(seed: SeedOpt = 1, count: CountOpt = SIMWEB_COUNT) -> None:
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo's round and store")] = Path("demo-runs"),
     seed: SeedOpt = 1,
-    count: CountOpt = 24,
+    count: CountOpt = SIMWEB_COUNT,
 ) -> None:
     """Start simweb, audit its hotlines through it, stop it, and print where the report is."""
     from .demo import run_demo

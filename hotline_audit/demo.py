@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
-from fixtures.simweb import build_population, gold_rows, registry_rows
+from fixtures.simweb import build_population, gold_rows, population_rates, registry_rows
 
 from .audit import RoundPlan
 from .config import load_settings
@@ -47,8 +49,33 @@ def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPla
         for check in plan.checks:
             agree, total = gold_agreement(plan.round_dir / "verdicts.csv", gold_rows(portals), check)
             console.print(f"{check}: verdicts agree with simweb's gold labels for {agree}/{total} hotlines.")
+        scores = plan.round_dir / "scores.json"
+        if scores.exists():
+            console.print(rates_table(json.loads(scores.read_text(encoding="utf-8"))["problem_rates"],
+                                      population_rates(portals)))
         console.print(f"Open the report in a browser: [bold]{(plan.round_dir / 'report.html').resolve()}[/]")
     return code
+
+
+def rates_table(report_rates: list[dict], gold_rates: list[dict]) -> Table:
+    """The report's problem rates beside the rates simweb was seeded with: equal when every
+    verdict agrees with gold (a hotline left undetermined is out of the report's count)."""
+    gold = {g["problem"]: g for g in gold_rates}
+    table = Table(title="问题占比 problem rates: this round's report vs simweb's gold")
+    for column in ("问题 problem", "report", "gold", "2021"):
+        table.add_column(column, justify="left" if column.startswith("问题") else "right")
+    for r in report_rates:
+        g = gold.get(r["problem"])
+        if g is None:
+            continue
+        same = (r["count"], r["of"]) == (g["count"], g["of"])
+        table.add_row(f"{r.get('label_zh', '')} {r['problem']}", _rate(r["count"], r["of"]),
+                      ("" if same else "[red]") + _rate(g["count"], g["of"]), f"{g['report_rate']:.2%}")
+    return table
+
+
+def _rate(count: int, of: int) -> str:
+    return f"{count}/{of} = {count / of:.2%}" if of else f"{count}/0"
 
 
 def gold_agreement(verdicts_csv: Path, gold: list[dict[str, str]], check: str) -> tuple[int, int]:
