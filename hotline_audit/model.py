@@ -127,6 +127,41 @@ class PageLoad(BaseModel):
     screenshot: str | None = None  # path relative to the round directory
 
 
+class TlsFacts(BaseModel):
+    """The site's TLS connection and leaf certificate, seen once per round (facts, no verdict).
+
+    The certificate is read with verification off, so a broken chain still shows who issued
+    it; ``verified`` and ``hostname_matches`` are then decided separately."""
+
+    url: str
+    observed_at: datetime = Field(default_factory=utcnow)
+    tls: bool  # False: the site is served over plain http, nothing else below applies
+    host: str | None = None
+    port: int | None = None
+    via_proxy: bool = False
+    elapsed_ms: float | None = None
+    handshake_ok: bool | None = None
+    error_kind: str | None = None  # tls_alert, tls_error, timeout, connect, proxy_refused, ...
+    error: str | None = None
+    alert: str | None = None  # the TLS alert the server sent, e.g. handshake_failure
+    side: Side = "site"
+    protocol: str | None = None  # e.g. TLSv1.3
+    cipher: str | None = None
+    subject_cn: str | None = None
+    subject: str | None = None  # RFC 4514
+    issuer: str | None = None  # RFC 4514
+    issuer_cn: str | None = None
+    sans: list[str] = Field(default_factory=list)
+    serial_number: str | None = None  # hex
+    not_before: datetime | None = None  # UTC
+    not_after: datetime | None = None  # UTC
+    sha256: str | None = None  # of the leaf certificate's DER, lowercase hex
+    days_to_expiry: int | None = None  # at observed_at; negative once expired
+    verified: bool | None = None  # against the system trust store; None: could not tell
+    verify_error: str | None = None  # OpenSSL's reason, e.g. "self-signed certificate"
+    hostname_matches: bool | None = None
+
+
 class StabilityObservation(BaseModel):
     hotline_id: str
     website: str | None
@@ -134,6 +169,7 @@ class StabilityObservation(BaseModel):
     proxy: str | None = None
     probes: list[Probe] = Field(default_factory=list)
     page_load: PageLoad | None = None
+    tls: TlsFacts | None = None  # None in rounds stored before TLS facts were recorded
     tool_error: str | None = None  # the journey itself failed before observing
 
 

@@ -1,4 +1,5 @@
-"""Repeated plain HTTP probes of a website, the way the government-site census probes.
+"""Repeated plain HTTP probes of a website, the way the government-site census probes, and one
+look at its TLS certificate per round (``observe_tls``).
 
 Probe *i* starts at ``t0 + i * spacing`` whether or not earlier probes have answered, as a
 monitoring schedule does; so a round's probing takes about ``count * spacing + timeout``.
@@ -7,14 +8,24 @@ monitoring schedule does; so a round's probing takes about ``count * spacing + t
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import ipaddress
+import math
+import socket
 import ssl
 import time
-from urllib.parse import urlsplit
+import warnings
+from datetime import datetime
+from urllib.parse import unquote, urlsplit
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
 
 from hotline_audit.config import ProbeSettings
-from hotline_audit.model import Probe, utcnow
+from hotline_audit.model import Probe, TlsFacts, utcnow
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 USER_AGENT = (
@@ -102,3 +113,222 @@ async def probe_series(
                 return await probe_once(client, url, settings, via_proxy)
 
         return list(await asyncio.gather(*(scheduled(i) for i in range(settings.count))))
+
+
+# -- TLS facts ------------------------------------------------------------------------------------
+
+
+class _ProxyUnreachable(OSError):
+    """Our proxy did not accept a connection: our side."""
+
+
+class _ProxyRefused(OSError):
+    """The proxy answered CONNECT with something other than 200."""
+
+
+class _ConnectFailed(OSError):
+    """No TCP connection to the site itself (direct, no proxy)."""
+
+
+def tls_target(website: str, final_url: str | None = None) -> str:
+    """The URL whose TLS to observe: the website, or where its http address sent the browser
+    when that is https (a site that redirects to https is not served without TLS)."""
+    if urlsplit(website).scheme != "https" and final_url and urlsplit(final_url).scheme == "https":
+        return final_url
+    return website
+
+
+def _unverified_context() -> ssl.SSLContext:
+    # Read whatever the server offers, old protocols included: facts, not a verdict.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with contextlib.suppress(ValueError, ssl.SSLError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLSv1 is deprecated: that is the point
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+    return ctx
+
+
+def _verifying_context(cafile: str | None) -> ssl.SSLContext:
+    # Chain only: the host name is matched separately, so both facts are known.
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = False
+    return ctx
+
+
+async def _open(host: str, port: int, proxy: str | None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TCP stream to host:port, tunnelled with CONNECT when ``proxy`` is given."""
+    if not proxy:
+        try:
+            return await asyncio.open_connection(host, port)
+        except OSError as exc:
+            kind = "dns" if isinstance(exc, socket.gaierror) else "connect"
+            raise _ConnectFailed(kind, f"{host}:{port}: {exc}") from exc
+    p = urlsplit(proxy)
+    try:
+        reader, writer = await asyncio.open_connection(p.hostname, p.port or 80)
+    except OSError as exc:
+        raise _ProxyUnreachable(f"cannot reach proxy {p.hostname}:{p.port}: {exc}") from exc
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    auth = ""
+    if p.username:
+        token = base64.b64encode(f"{unquote(p.username)}:{unquote(p.password or '')}".encode()).decode()
+        auth = f"Proxy-Authorization: Basic {token}\r\n"
+    writer.write(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{auth}\r\n".encode())
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError) as exc:
+        writer.close()
+        raise _ProxyRefused(f"proxy closed the CONNECT to {target}: {type(exc).__name__}") from exc
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    fields = status_line.split()
+    if len(fields) < 2 or fields[1] != "200":
+        writer.close()
+        raise _ProxyRefused(f"proxy answered CONNECT {target} with {status_line[:100]!r}")
+    return reader, writer
+
+
+async def _handshake(host: str, port: int, proxy: str | None,
+                     ctx: ssl.SSLContext) -> tuple[bytes | None, str | None, str | None]:
+    """One TLS handshake; the leaf certificate's DER, the protocol and the cipher."""
+    _, writer = await _open(host, port, proxy)
+    try:
+        sni = None if _is_ip(host) else host
+        await writer.start_tls(ctx, server_hostname=sni)
+        tls = writer.get_extra_info("ssl_object")
+        cipher = tls.cipher()
+        return tls.getpeercert(binary_form=True), tls.version(), cipher[0] if cipher else None
+    finally:
+        writer.transport.abort()  # no close_notify wait: a broken server must not hold us
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _failure(exc: BaseException, timeout_s: float) -> dict[str, object]:
+    """What went wrong, as TlsFacts fields."""
+    if isinstance(exc, TimeoutError):
+        return {"error_kind": "timeout", "error": f"no TLS handshake within {timeout_s:g} s"}
+    if isinstance(exc, _ProxyUnreachable):
+        return {"error_kind": "proxy_unreachable", "error": str(exc)[:200], "side": "tool"}
+    if isinstance(exc, _ProxyRefused):
+        # as the probes do: a proxy's refusal is not held against the site
+        return {"error_kind": "proxy_refused", "error": str(exc)[:200], "side": "tool"}
+    if isinstance(exc, ssl.SSLError):
+        reason = getattr(exc, "reason", None) or ""
+        if "_ALERT_" in reason:
+            return {"error_kind": "tls_alert", "alert": reason.split("_ALERT_", 1)[1].lower(),
+                    "error": str(exc)[:200]}
+        return {"error_kind": "tls_error", "error": str(exc)[:200] or type(exc).__name__}
+    if isinstance(exc, _ConnectFailed):
+        return {"error_kind": exc.args[0], "error": str(exc.args[1])[:200]}
+    if isinstance(exc, OSError | EOFError):  # reset or closed mid-handshake
+        return {"error_kind": "closed", "error": f"connection closed during the handshake ({type(exc).__name__}: {exc})"[:200]}
+    return {"error_kind": "client", "error": f"{type(exc).__name__}: {exc}"[:200], "side": "tool"}
+
+
+def _dns_names_match(host: str, names: list[str]) -> bool:
+    """RFC 6125 as browsers apply it: exact, or one leftmost ``*`` label standing for one label."""
+    host = host.rstrip(".").lower()
+    for name in names:
+        name = name.rstrip(".").lower()
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host:
+            first, rest = host.split(".", 1)
+            if first and rest == name[2:] and "." in rest:
+                return True
+    return False
+
+
+def hostname_matches(host: str, cert: x509.Certificate) -> bool:
+    """Whether the certificate names ``host``; like browsers, only the SANs count (not the CN)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    if _is_ip(host):
+        return ipaddress.ip_address(host) in san.get_values_for_type(x509.IPAddress)
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    return _dns_names_match(host, san.get_values_for_type(x509.DNSName))
+
+
+def certificate_facts(der: bytes, host: str, at: datetime) -> dict[str, object]:
+    """The leaf certificate's facts, as TlsFacts fields (``at``: the observation time)."""
+    cert = x509.load_der_x509_certificate(der)
+
+    def cn(name: x509.Name) -> str | None:
+        attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(attrs[0].value) if attrs else None
+
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        sans = [*san.get_values_for_type(x509.DNSName), *map(str, san.get_values_for_type(x509.IPAddress))]
+    except x509.ExtensionNotFound:
+        sans = []
+    not_after = cert.not_valid_after_utc
+    return {
+        "subject_cn": cn(cert.subject), "subject": cert.subject.rfc4514_string(),
+        "issuer_cn": cn(cert.issuer), "issuer": cert.issuer.rfc4514_string(), "sans": sans,
+        "serial_number": format(cert.serial_number, "x"),
+        "not_before": cert.not_valid_before_utc, "not_after": not_after,
+        "sha256": cert.fingerprint(hashes.SHA256()).hex(),
+        "days_to_expiry": math.floor((not_after - at).total_seconds() / 86400),
+        "hostname_matches": hostname_matches(host, cert),
+    }
+
+
+async def observe_tls(url: str, proxy: str | None, timeout_s: float,
+                      limiter: asyncio.Semaphore | None = None, cafile: str | None = None) -> TlsFacts:
+    """One TLS observation of an https URL, connected the way the probes connect (through the
+    proxy with CONNECT, loopback direct). The certificate is read with verification off, then
+    a second handshake checks it against the system trust store (or ``cafile``)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https":
+        return TlsFacts(url=url, tls=False, host=host or None, port=parts.port)
+    port = parts.port or 443
+    via = uses_proxy(url, proxy)
+    tunnel = proxy if via else None
+    now = utcnow()
+    facts: dict[str, object] = {"url": url, "tls": True, "host": host, "port": port, "via_proxy": via,
+                                "observed_at": now}
+    async with limiter or contextlib.nullcontext():
+        t0 = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout_s):
+                der, protocol, cipher = await _handshake(host, port, tunnel, _unverified_context())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            facts.update(handshake_ok=False, elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
+                         **_failure(exc, timeout_s))
+            return TlsFacts.model_validate(facts)
+        facts.update(handshake_ok=True, protocol=protocol, cipher=cipher,
+                     elapsed_ms=round((time.perf_counter() - t0) * 1000, 1))
+        if der:
+            try:
+                facts.update(certificate_facts(der, host, now))
+            except Exception as exc:  # e.g. an SM2 (国密) certificate this library cannot read
+                facts["error"] = f"certificate not parsed: {type(exc).__name__}: {exc}"[:200]
+        try:
+            async with asyncio.timeout(timeout_s):
+                await _handshake(host, port, tunnel, _verifying_context(cafile))
+            facts["verified"] = True
+        except asyncio.CancelledError:
+            raise
+        except ssl.SSLCertVerificationError as exc:
+            facts.update(verified=False, verify_error=exc.verify_message or str(exc)[:200])
+        except Exception as exc:  # the verifying handshake failed for another reason: cannot tell
+            failed = _failure(exc, timeout_s)
+            facts["verify_error"] = f"verification handshake failed ({failed['error_kind']}): {failed['error']}"[:300]
+    return TlsFacts.model_validate(facts)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotline_audit.config import Settings
-from hotline_audit.model import EvidenceFile, Hotline, StabilityObservation
+from hotline_audit.model import EvidenceFile, Hotline, StabilityObservation, TlsFacts
 
 from .browser import BrowserPool
 from .pageload import load_page
-from .probes import probe_series
+from .probes import observe_tls, probe_series, tls_target
 
 
 @dataclass
@@ -54,7 +54,20 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
     if obs.page_load.screenshot:
         evidence.append(evidence_record(ctx, hotline.hotline_id, "stability", shot, "image/png"))
         obs.page_load.screenshot = evidence[-1].path
-    obs.probes = await probe_series(
-        hotline.website, ctx.settings.probe, ctx.settings.proxy, ctx.probe_limiter, cookies
+    # The TLS look runs beside the probes (one handshake or two): it adds no time to a round.
+    obs.probes, obs.tls = await asyncio.gather(
+        probe_series(hotline.website, ctx.settings.probe, ctx.settings.proxy, ctx.probe_limiter, cookies),
+        _observe_tls(ctx, tls_target(hotline.website, obs.page_load.final_url if obs.page_load else None)),
     )
     return obs, evidence
+
+
+async def _observe_tls(ctx: JourneyContext, url: str) -> TlsFacts:
+    """TLS facts never cost the stability verdict: a bug here is recorded, not raised."""
+    try:
+        return await observe_tls(url, ctx.settings.proxy, ctx.settings.probe.timeout_s, ctx.probe_limiter)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return TlsFacts(url=url, tls=url.startswith("https:"), error_kind="client", side="tool",
+                        error=f"{type(exc).__name__}: {exc}"[:200])

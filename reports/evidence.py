@@ -172,10 +172,23 @@ def _facts(data: RoundData, rubric: Rubric, hotline: dict, check: str | None, h_
         "proxy": safe_proxy(data.proxy),
         "probe_location": settings.get("probe_location") or (
             f"经代理 via proxy {safe_proxy(data.proxy)}" if data.proxy else "本机直连 direct from the audit host"),
-        "tls_certificate": None,  # the round's probes do not record certificate facts yet
+        "tls_certificate": _tls_certificate(data, hotline["hotline_id"]),
         "not_captured": [label for kind, (label, _) in KINDS.items() if kind not in captured],
         "missing_files": missing,
     }
+
+
+def _tls_certificate(data: RoundData, hotline_id: str) -> dict[str, Any]:
+    """The site's TLS facts from the round's stability observation (whatever check the pack is
+    for: they describe the site), or why there are none."""
+    obs = data.observations.get((hotline_id, "stability"))
+    if obs is None:
+        return {"observed": False, "note": "本轮未采集稳定性观测 no stability observation in this round"}
+    if not obs.get("website"):
+        return {"observed": False, "note": "未发现网站 no website is known for this hotline"}
+    if not obs.get("tls"):
+        return {"observed": False, "note": "本轮探测未记录证书信息 the round's probes did not record TLS facts"}
+    return {"observed": True, **obs["tls"]}
 
 
 def _plain(v: Any) -> Any:

@@ -33,6 +33,53 @@ MEANING_ZH = {
     "tool_error": "工具故障：检测工具自身出错（如浏览器、代理故障），不计入热线的问题，也不扣分。",
 }
 
+TLS_ERRORS_ZH = {
+    "tls_alert": "服务器发送TLS告警", "tls_error": "TLS协议错误", "timeout": "握手超时", "connect": "无法连接",
+    "dns": "域名无法解析", "closed": "握手中连接被关闭", "proxy_unreachable": "无法连接代理(检测工具一方)",
+    "proxy_refused": "代理未建立隧道(检测工具一方)", "client": "检测工具故障",
+}
+
+
+def tls_rows(cert: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The TLS facts as (Chinese + English label, value) rows; empty when not observed."""
+    if not cert or not cert.get("observed"):
+        return []
+    if not cert.get("tls"):
+        return [("网址 URL", cert.get("url") or "–"),
+                ("加密 Encryption", "未使用HTTPS,网站以明文HTTP提供 served over plain http, no TLS")]
+    yes_no = {True: "是 yes", False: "否 no", None: "无法判断 unknown"}
+    rows = [("网址 URL", cert["url"]),
+            ("观测时间 Observed (UTC)", str(cert.get("observed_at") or "–")),
+            ("连接方式 Connection", "经代理 CONNECT via proxy" if cert.get("via_proxy") else "直连 direct")]
+    if not cert.get("handshake_ok"):
+        kind = cert.get("error_kind") or ""
+        alert = f" {cert['alert']}" if cert.get("alert") else ""
+        rows.append(("TLS握手 Handshake", f"失败 failed: {TLS_ERRORS_ZH.get(kind, kind)}{alert} ({kind}) — {cert.get('error') or ''}"))
+        return rows
+    days = cert.get("days_to_expiry")
+    left = "–" if days is None else (f"已过期{-days}天 expired {-days} days ago" if days < 0 else f"{days}天 days")
+    verified = yes_no[cert.get("verified")]
+    if cert.get("verify_error"):
+        verified += f" ({cert['verify_error']})"
+    rows += [
+        ("TLS握手 Handshake", "成功 ok"),
+        ("协议 Protocol", cert.get("protocol") or "–"),
+        ("加密套件 Cipher", cert.get("cipher") or "–"),
+        ("证书主体 Subject CN", cert.get("subject_cn") or "–"),
+        ("颁发者 Issuer", cert.get("issuer") or "–"),
+        ("备用名称 SANs", ", ".join(cert.get("sans") or []) or "–"),
+        ("生效时间 Not before (UTC)", str(cert.get("not_before") or "–")),
+        ("到期时间 Not after (UTC)", str(cert.get("not_after") or "–")),
+        ("剩余有效期 Days to expiry", left),
+        ("SHA-256 指纹 Fingerprint", cert.get("sha256") or "–"),
+        ("系统信任库验证 Trusted by the system store", verified),
+        ("域名匹配 Host name matches", yes_no[cert.get("hostname_matches")]),
+    ]
+    if cert.get("error"):
+        rows.append(("备注 Note", cert["error"]))
+    return rows
+
+
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("reports", "templates"), autoescape=True, undefined=jinja2.StrictUndefined)
 
@@ -52,6 +99,7 @@ def render_index(facts: dict[str, Any], verdicts: list[dict[str, Any]],
                       "absent": [p for p in v["evidence"] if p not in packed]})
     listed = [(p, meta) for p, (_, meta) in sorted(files.items())]
     html = _env.get_template("evidence_index.html.j2").render(
-        facts=facts, verdicts=shown, files=listed, source_zh=SOURCE_ZH)
+        facts=facts, verdicts=shown, files=listed, source_zh=SOURCE_ZH,
+        tls=tls_rows(facts.get("tls_certificate")))
     # Redact the rendered page as a whole: it holds nothing but text we escaped.
     return Markup(redactor(html))
