@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -76,7 +76,9 @@ class FindabilityRules(BaseModel):
         0.5, description="查不准 when at least this share of questions get no relevant result"
     )
     stale_years: int = Field(3, ge=1, description="a result dated older than this is out of date")
-    query_timeout_s: float = Field(20.0, gt=0, description="a search slower than this has timed out")
+    query_timeout_s: float = Field(
+        15.0, gt=0, description="a search slower than this has timed out (the census's 15 s page timeout)"
+    )
 
 
 class EffectivenessSettings(BaseModel):
@@ -101,6 +103,31 @@ class EffectivenessSettings(BaseModel):
         False, description="really press submit on hotline sites (off: stop before submitting)")
 
 
+class EvidenceSettings(BaseModel):
+    """What a browser journey records besides screenshots (issue 8), each switchable; the cost
+    per borrowed tab is measured by bench/capture.py. A trace snapshots the page at every
+    action, which doubles the time of action-heavy journeys (findability), so by default only
+    the citizen journey, where disputes are likeliest, keeps one."""
+
+    wacz: bool = Field(True, description="a WACZ web archive of the pages (opens in ReplayWeb.page)")
+    har: bool = Field(True, description="a HAR network log, cookies and persona values removed")
+    trace: Literal["none", "effectiveness", "all"] = Field(
+        "effectiveness", description="which journeys keep a Playwright trace (true/false: all/none)")
+    max_body_bytes: int = Field(2_000_000, ge=0, description="a response body larger than this is not kept")
+    max_total_bytes: int = Field(30_000_000, ge=0, description="bodies kept per borrowed tab at most")
+
+    @field_validator("trace", mode="before")
+    @classmethod
+    def _trace_bool(cls, v: object) -> object:
+        if isinstance(v, bool) or str(v).lower() in ("true", "false"):
+            return "all" if str(v).lower() == "true" else "none"
+        return v
+
+    def traces(self, check: str | None) -> bool:
+        """Whether a journey of ``check`` (None: none named) keeps a trace."""
+        return self.trace == "all" or (check is not None and self.trace == check)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_AUDIT_", env_nested_delimiter="__")
 
@@ -114,6 +141,7 @@ class Settings(BaseSettings):
     stability: StabilityRules = StabilityRules()
     findability: FindabilityRules = FindabilityRules()
     effectiveness: EffectivenessSettings = EffectivenessSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
 
     def fingerprint(self) -> str:
         """SHA-256 of the settings that change what a round measures (not where it writes)."""

@@ -27,6 +27,8 @@ from playwright.async_api import (
 
 from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings
 
+from .capture import STOP_TIMEOUT_S, Capture, Recorder
+
 # WeChat's in-app browser on a phone: WeChat H5 sites answer "请在微信客户端打开" to anything
 # else. The same user agent as discovery (crawler/spider.py WECHAT_UA).
 WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -166,20 +168,30 @@ class BrowserPool:
         (self._mobile_tabs if tab.mobile else self._tabs).put_nowait(tab)
 
     @asynccontextmanager
-    async def tab(self, mobile: bool = False) -> AsyncIterator[Tab]:
+    async def tab(self, mobile: bool = False, capture: Capture | None = None) -> AsyncIterator[Tab]:
         """Borrow a tab: cookies cleared, events reset. A tab that broke is replaced.
 
-        ``mobile=True`` borrows a phone with WeChat's user agent instead (for H5 sites)."""
+        ``mobile=True`` borrows a phone with WeChat's user agent instead (for H5 sites).
+        ``capture`` records the borrow's network traffic (every page of the context) and a
+        trace; the files are written when the borrow ends, also when the journey failed, and
+        listed in ``capture.saved``."""
         tab = await self._take(mobile)
-        healthy = True
+        healthy, save = True, True
+        recorder: Recorder | None = None
         try:
             await tab.context.clear_cookies()
             tab.events.reset()
+            if capture is not None and capture.wanted:
+                recorder = Recorder(tab, capture)
+                await recorder.start()
             yield tab
-        except BaseException:
+        except BaseException as exc:
             healthy = False
+            save = isinstance(exc, Exception)  # not when cancelled or interrupted: leave quickly
             raise
         finally:
+            if recorder is not None:
+                healthy = await _halt_recording(recorder, save) and healthy
             if healthy and not tab.page.is_closed():
                 try:  # stop whatever the last site is still loading
                     await tab.page.goto("about:blank", timeout=5000)
@@ -189,6 +201,10 @@ class BrowserPool:
                 self._give_back(tab)
             else:
                 await self._replace(tab)
+            if recorder is not None and save:
+                await recorder.save()
+            elif recorder is not None:
+                recorder.discard()
 
     async def _replace(self, tab: Tab) -> None:
         try:
@@ -203,6 +219,18 @@ class BrowserPool:
                 pass
         # Browser gone: put the dead tab back so waiters fail fast instead of hanging.
         self._give_back(tab)
+
+
+async def _halt_recording(recorder: Recorder, save: bool) -> bool:
+    """Whether the tab is still fit to lend: recorders that will not stop leave it unfit."""
+    if not save:
+        return False  # the context still records; replacing the tab ends that
+    try:
+        await asyncio.wait_for(recorder.halt(), STOP_TIMEOUT_S)
+        return True
+    except Exception as exc:
+        recorder.capture.problems.append(f"recording not stopped: {type(exc).__name__}: {str(exc)[:200]}")
+        return False
 
 
 def _listen(page: Page, events: PageEvents) -> None:

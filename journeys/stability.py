@@ -15,6 +15,7 @@ from hotline_audit.config import Settings
 from hotline_audit.model import EvidenceFile, Hotline, StabilityObservation, TlsFacts
 
 from .browser import BrowserPool
+from .capture import Capture
 from .pageload import load_page
 from .probes import observe_tls, probe_series, tls_target
 
@@ -47,13 +48,16 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
     evidence: list[EvidenceFile] = []
     cookies: dict[str, str] = {}
     shot = ctx.evidence_path(hotline.hotline_id, "stability", "homepage.png")
-    async with ctx.browser.tab() as tab:
+    capture = Capture(ctx.evidence_path(hotline.hotline_id, "stability", "homepage"),
+                      options=ctx.settings.evidence, check="stability")
+    async with ctx.browser.tab(capture=capture) as tab:
         obs.page_load = await load_page(tab, hotline.website, ctx.settings.browser, shot)
         if obs.page_load.ok:
             cookies = {c["name"]: c["value"] for c in await tab.context.cookies()}
     if obs.page_load.screenshot:
         evidence.append(evidence_record(ctx, hotline.hotline_id, "stability", shot, "image/png"))
         obs.page_load.screenshot = evidence[-1].path
+    evidence += capture.records(ctx.round_dir, hotline.hotline_id, "stability")
     # The TLS look runs beside the probes (one handshake or two): it adds no time to a round.
     obs.probes, obs.tls = await asyncio.gather(
         probe_series(hotline.website, ctx.settings.probe, ctx.settings.proxy, ctx.probe_limiter, cookies),

@@ -3,13 +3,16 @@ check without our tools. ``manifest.json`` lists every other file with its SHA-2
 fails on any changed, missing or added file. Persona data is redacted from every text file,
 and the pack is scanned for it before it is written.
 
-What the pack holds depends on what the round captured: screenshots and DOM snapshots today;
-WACZ archives, HAR files and Playwright traces are packed (and redacted) the same way as soon
-as journeys save them, and the index says plainly which of these the round did not capture.
+What the pack holds depends on what the round captured: screenshots, DOM snapshots, and the
+WACZ archives, HAR files and Playwright traces journeys save per borrowed tab
+(journeys/capture.py; switchable under ``evidence`` in the settings). These are redacted inside
+(a WACZ record by record, re-indexed so it still replays), and the index says plainly which
+kinds the round did not capture.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -208,13 +211,23 @@ def _refuse_leaks(files: dict[str, tuple[bytes, dict]], redactor: Redactor) -> N
     p = redactor.persona
     needles = [v.encode(enc) for v in (p.phone, p.id_number, p.email, p.name) for enc in ("utf-8", "gb18030")]
     for name, (body, _) in files.items():
-        blobs = [body]
-        if name.lower().endswith((".zip", ".wacz")):
-            with zipfile.ZipFile(io.BytesIO(body)) as z:
-                blobs = [z.read(i) for i in z.infolist() if not i.is_dir()]
-        for blob in blobs:
+        for blob in _unpacked(name, body):
             if any(n in blob for n in needles):
                 raise EvidenceError(f"{name} still holds persona data after redaction; pack not written")
+
+
+def _unpacked(name: str, body: bytes) -> list[bytes]:
+    """The bytes a reader of ``name`` gets: a zip's members, a gzip's (a WACZ's WARC) content."""
+    low = name.lower()
+    if low.endswith((".zip", ".wacz")):
+        with zipfile.ZipFile(io.BytesIO(body)) as z:
+            return [b for i in z.infolist() if not i.is_dir() for b in _unpacked(i.filename, z.read(i))]
+    if low.endswith(".gz"):
+        try:
+            return [gzip.decompress(body)]
+        except (OSError, EOFError):  # not gzip after all: look at the bytes as they are
+            return [body]
+    return [body]
 
 
 def write_pack(data: RoundData, round_dir: Path, hotline_id: str, scores: Scores, output: Path, *,

@@ -12,7 +12,7 @@ import zipfile
 from typing import Any
 
 from hotline_audit.config import EffectivenessSettings
-from hotline_audit.personas import Persona, load_persona, redact
+from hotline_audit.personas import Persona, load_persona
 
 
 def round_persona(settings: dict) -> Persona:
@@ -23,18 +23,28 @@ def round_persona(settings: dict) -> Persona:
 
 
 class Redactor:
-    """``redact`` with a memo: reports repeat the same strings many times."""
+    """``redact`` with a memo: reports repeat the same strings many times. It runs as capture's
+    Scrubber does (journeys/capture.py): also the spellings values take on the wire (GB18030
+    percent-encoding, JSON escapes), and long texts (archived pages, scripts) first through a
+    fast filter, since ``redact`` costs ~1 s per 500 kB."""
+
+    LONG = 4096  # not memoised: archived bodies are not repeated
 
     def __init__(self, persona: Persona) -> None:
+        from journeys.capture import Scrubber
+
         self.persona = persona
         self._memo: dict[str, str] = {}
+        self._scrub = Scrubber(persona)
 
     def __call__(self, text: str) -> str:
         if not text:
             return text
+        if len(text) > self.LONG:
+            return self._scrub.text(text)
         out = self._memo.get(text)
         if out is None:
-            out = self._memo[text] = redact(text, self.persona)
+            out = self._memo[text] = self._scrub.text(text)
         return out
 
     def deep(self, obj: Any) -> Any:
@@ -59,8 +69,9 @@ TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "
               "application/har+json")
 TEXT_SUFFIXES = (".html", ".htm", ".json", ".txt", ".xml", ".svg", ".csv", ".har", ".js", ".css", ".md", ".log")
 ZIP_SUFFIXES = (".zip", ".wacz")  # a Playwright trace and a WACZ archive are zips of text and media
-COOKIE_HEADERS = ("cookie", "set-cookie", "authorization")
-COOKIE_MARK = "[已删除 removed]"
+WACZ_TYPES = ("application/wacz",)
+COOKIE_HEADERS = ("cookie", "set-cookie", "authorization", "proxy-authorization")
+COOKIE_MARK = "[已删除 removed]"  # the same mark journeys/capture.py puts in at capture time
 
 
 def is_text(name: str, media_type: str = "") -> bool:
@@ -68,7 +79,11 @@ def is_text(name: str, media_type: str = "") -> bool:
 
 
 def is_zip(name: str, media_type: str = "") -> bool:
-    return media_type == "application/zip" or name.lower().endswith(ZIP_SUFFIXES)
+    return media_type in ("application/zip", *WACZ_TYPES) or name.lower().endswith(ZIP_SUFFIXES)
+
+
+def is_wacz(name: str, media_type: str = "") -> bool:
+    return media_type in WACZ_TYPES or name.lower().endswith(".wacz")
 
 
 def decode(data: bytes, encodings: tuple[str, ...] = ("utf-8", "gb18030")) -> tuple[str, str] | None:
@@ -100,7 +115,14 @@ def redact_file(name: str, data: bytes, redactor: Redactor, media_type: str = ""
     """(bytes to publish, whether they were changed). Text is redacted in its own encoding (a
     file of unknown type counts as text when it is valid UTF-8, as a trace's network bodies
     are), a HAR also loses its cookies, a zip (trace, WACZ) is redacted member by member;
-    binary files (screenshots, masked when taken) pass unchanged."""
+    binary files (screenshots, masked when taken) pass unchanged. A WACZ is redacted record by
+    record inside its WARC and re-indexed, so it still replays; one already clean (as captures
+    are) is packed byte for byte."""
+    if is_wacz(name, media_type):
+        from journeys.capture import rewrite_wacz
+
+        out = rewrite_wacz(data, redactor)
+        return out, out != data
     if is_zip(name, media_type):
         out = redact_zip(data, redactor)
         return out, out != data
@@ -121,12 +143,25 @@ def redact_file(name: str, data: bytes, redactor: Redactor, media_type: str = ""
 
 
 def redact_zip(data: bytes, redactor: Redactor) -> bytes:
+    """Member by member (a trace's network log also loses its cookies); the same bytes back
+    when no member changed."""
+    from journeys.capture import scrub_trace_network
+
     src = zipfile.ZipFile(io.BytesIO(data))
+    members = []
+    changed = False
+    for info in src.infolist():
+        member = src.read(info)
+        if not info.is_dir():
+            new = scrub_trace_network(member, redactor) if info.filename.endswith(".network") else member
+            new, _ = redact_file(info.filename, new, redactor)
+            changed = changed or new != member
+            member = new
+        members.append((info, member))
+    if not changed:
+        return data
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            member = src.read(info)
-            if not info.is_dir():
-                member, _ = redact_file(info.filename, member, redactor)
+        for info, member in members:
             dst.writestr(info, member)
     return buf.getvalue()

@@ -1,6 +1,8 @@
 """Evidence packs: they verify, any changed/missing/added byte or file fails, and no persona
 data is inside."""
 
+import gzip
+import hashlib
 import io
 import json
 import time
@@ -167,3 +169,64 @@ def test_pack_for_an_audited_simulated_hotline(stability_round, tmp_path):
     assert any(n.endswith(".png") and body.startswith(b"\x89PNG") for n, body in files.items())
     assert json.loads(files["observations.json"])["stability"]["probes"]
     assert not any(n in body for body in files.values() for n in NEEDLES)
+
+
+def unpacked(name, data):
+    if name.endswith((".zip", ".wacz")):
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return [b for i in z.infolist() if not i.is_dir() for b in unpacked(i.filename, z.read(i))]
+    if name.endswith(".gz"):
+        return [gzip.decompress(data)]
+    return [data]
+
+
+def test_a_wacz_holding_persona_data_is_redacted_record_by_record(tmp_path):
+    """A WACZ captured without the persona's secrets (or with another persona) is rebuilt at
+    packing: persona out of its WARC, index and digests made anew, so it still replays."""
+    from journeys.capture import Exchange, assemble_wacz, write_warc
+
+    store, data, round_dir = stored_round(tmp_path)
+    ex = Exchange(url=f"http://x.test/track?phone={PERSONA.phone}", date="2026-05-06T07:08:09.123Z", method="GET",
+                  request_headers=[("Cookie", "SIMSESSION=abc")], post=b"", status=200, reason="OK",
+                  response_headers=[("Content-Type", "text/html; charset=gbk")],
+                  body=f"<p>{PERSONA.name} {PERSONA.id_number}</p>".encode("gbk"))
+    wacz = assemble_wacz({"data.warc.gz": write_warc([ex], title="t")},
+                         [{"id": "1", "url": ex.url, "ts": ex.date, "title": PERSONA.name}], title="t")
+    data.evidence.append(evidence_file(round_dir, "nj", "effectiveness", "track.wacz", wacz, "application/wacz"))
+    blob = build_pack(data, round_dir, "nj", score_stored(data, store=store))
+    assert verify_pack(write(tmp_path, blob)).ok
+    packed = members(blob)["evidence/nj/effectiveness/track.wacz"]
+    assert not any(n in b for b in unpacked("x.wacz", packed) for n in NEEDLES)
+    assert not any(b"SIMSESSION=abc" in b for b in unpacked("x.wacz", packed))
+    inner = members(packed)
+    package = json.loads(inner["datapackage.json"])
+    for res in package["resources"]:
+        assert res["hash"] == "sha256:" + hashlib.sha256(inner[res["path"]]).hexdigest()
+    entry = next(f for f in json.loads(members(blob)["manifest.json"])["files"] if f["path"].endswith("track.wacz"))
+    assert entry["redacted"] and entry["kind"] == "wacz"
+
+
+@pytest.mark.browser
+def test_a_pack_from_a_captured_round_holds_its_archive_har_and_trace(stability_round, tmp_path):
+    """Journeys capture a WACZ and a HAR per borrowed tab (a trace only where settings ask:
+    by default the citizen journey); the pack holds them as captured (already clean: byte for
+    byte), verifies, and lists as missing only what the round did not capture."""
+    data = stability_round.data
+    hotline = next(e.hotline_id for e in data.evidence if e.path.endswith(".wacz"))
+    blob = build_pack(data, stability_round.round_dir, hotline, score_stored(data), check="stability")
+    assert verify_pack(write(tmp_path, blob)).ok
+    files = members(blob)
+    manifest = json.loads(files["manifest.json"])
+    by_kind = {f["kind"]: f for f in manifest["files"] if f.get("role") == "evidence"}
+    assert {"wacz", "har", "screenshot"} <= set(by_kind) and "trace" not in by_kind
+    for kind in ("wacz", "har"):
+        assert by_kind[kind]["sha256"] == by_kind[kind]["captured_sha256"] and not by_kind[kind]["redacted"]
+    assert not any(w in x for x in manifest["not_captured"] for w in ("WACZ", "HAR"))
+    assert any("trace" in x for x in manifest["not_captured"])  # stability is not traced by default
+    missing = files["index.html"].decode().split("未包含的证据")[1].split("如何核验")[0]
+    assert "WACZ" not in missing and "HAR" not in missing and "trace" in missing
+    with zipfile.ZipFile(io.BytesIO(files[by_kind["wacz"]["path"]])) as z:
+        assert "archive/data.warc.gz" in z.namelist() and "pages/pages.jsonl" in z.namelist()
+    har = json.loads(files[by_kind["har"]["path"]])
+    assert har["log"]["entries"]
+    assert not any(n in b for name, body in files.items() for b in unpacked(name, body) for n in NEEDLES)
