@@ -24,17 +24,15 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 
 import jieba
 
 from hotline_audit.config import EffectivenessSettings
 from hotline_audit.model import StageFailure, SubmissionObservation, Verdict, VerdictStatus
-from hotline_audit.workdays import add_workdays
+from hotline_audit.workdays import add_workdays, china_date
 
 CHECK = "effectiveness"
-CHINA_TZ = timezone(timedelta(hours=8))
 jieba.setLogLevel(logging.WARNING)
 
 # -- receipts ------------------------------------------------------------------------------------
@@ -172,10 +170,6 @@ STAGES = (
 VALIDATION = re.compile(r"请填写|请输入|请选择|不能为空|格式不正确|格式有误|不少于|不能少于|必填")
 
 
-def _china_date(when: datetime) -> date:
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(CHINA_TZ).date()
-
-
 def reply_window(case_type: str | None, settings: EffectivenessSettings) -> int:
     """Working days allowed for a reply; an unknown type gets the longest window."""
     days = settings.reply_workdays
@@ -247,7 +241,7 @@ def _stage_verdict(obs: SubmissionObservation, stage: str, reason: str, reason_e
 def _after_submission(obs: SubmissionObservation, settings: EffectivenessSettings,
                       verdict: Build) -> Verdict:
     submitted = obs.submitted_at or obs.observed_at
-    day = _china_date(submitted)
+    day = china_date(submitted)
     window = reply_window(obs.case_type, settings)
     due = add_workdays(day, window)
     metrics: dict[str, object] = {"submitted": day.isoformat(), "case_type": obs.case_type,
@@ -259,7 +253,7 @@ def _after_submission(obs: SubmissionObservation, settings: EffectivenessSetting
     if not obs.replies and not any(c.shown for c in site_checks):
         if site_checks:
             last = max(site_checks, key=lambda c: c.checked_at)
-            late = _china_date(last.checked_at) > day
+            late = china_date(last.checked_at) > day
             text = next((c.status_text for c in reversed(site_checks) if c.status_text), None)
             return verdict(VerdictStatus.no_progress,
                            f"查询页面不显示受理进度(查询{len(site_checks)}次" + (f"，页面显示“{text}”" if text else "") + ")",
@@ -273,14 +267,14 @@ def _after_submission(obs: SubmissionObservation, settings: EffectivenessSetting
 
     if not obs.replies:
         looked = [c.checked_at for c in site_checks]
-        last_look = _china_date(max(looked))
+        last_look = china_date(max(looked))
         metrics["last_checked"] = last_look.isoformat()
         if last_look > due:
             return verdict(VerdictStatus.no_reply,
                            f"提交后超过答复期限({window}个工作日，截止{due.isoformat()})仍无答复，最后查询于{last_look.isoformat()}",
                            f"no reply {window} working days after submission (due {due}), last checked {last_look}",
                            0.9, shots, **metrics)
-        tool_after = [c for c in obs.progress if c.side == "tool" and _china_date(c.checked_at) > due]
+        tool_after = [c for c in obs.progress if c.side == "tool" and china_date(c.checked_at) > due]
         if tool_after:
             return verdict(VerdictStatus.tool_error, f"答复期限后复查失败: {tool_after[-1].error}",
                            f"the recheck after the deadline failed: {tool_after[-1].error}", 1.0, shots, **metrics)
@@ -290,8 +284,8 @@ def _after_submission(obs: SubmissionObservation, settings: EffectivenessSetting
     submission = f"{obs.title or ''}{obs.body or ''}"
     judged = [assess_reply(r.text, obs.keywords, submission, obs.case_type, obs.title) for r in obs.replies]
     replied = [r.replied_at or r.seen_at for r in obs.replies]
-    metrics["reply_date"] = _china_date(min(replied)).isoformat()
-    late = _china_date(min(replied)) > due
+    metrics["reply_date"] = china_date(min(replied)).isoformat()
+    late = china_date(min(replied)) > due
     metrics["reply_late"] = int(late)
     suffix_zh = "（超期答复）" if late else ""
     best = next((a for a in judged if a.kind == "solved"), judged[-1])

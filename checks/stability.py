@@ -18,6 +18,7 @@ from statistics import median
 
 from hotline_audit.config import StabilityRules
 from hotline_audit.model import StabilityObservation, Verdict, VerdictStatus
+from hotline_audit.workdays import china_date
 
 CHECK = "stability"
 
@@ -113,7 +114,7 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
         problems_zh.append(f"页面乱码({load.replacement_chars}个无法解码字符,编码声明与内容不符)")
         problems_en.append(f"garbled text ({load.replacement_chars} undecodable characters: wrong charset)")
     if load.newest_date:
-        age = (load.started_at.date() - date.fromisoformat(load.newest_date)).days
+        age = (china_date(load.started_at) - date.fromisoformat(load.newest_date)).days
         metrics["newest_age_days"] = age
         if age > rules.stale_days:
             problems_zh.append(f"首页最新信息为{load.newest_date},已{age}天未更新")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -41,8 +41,7 @@ from .model import SubmissionObservation, Verdict, utcnow
 from .personas import Persona
 from .scenarios import Scenario
 from .store import Base, Store
-
-CHINA_TZ = timezone(timedelta(hours=8))
+from .workdays import china_date
 
 PLANNED, INTENT, SUBMITTED, FAILED, UNKNOWN = "planned", "intent", "submitted", "failed", "unknown"
 STATES = (PLANNED, INTENT, SUBMITTED, FAILED, UNKNOWN)
@@ -129,10 +128,6 @@ def persona_key(persona: Persona) -> str:
     """Who filed a case, without the phone: the ID number makes the hash unguessable."""
     data = f"hotline-audit-persona\x00{persona.phone}\x00{persona.id_number}".encode()
     return hashlib.sha256(data).hexdigest()[:32]
-
-
-def china_date(when: datetime) -> date:
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(CHINA_TZ).date()
 
 
 class Ledger:

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import warnings
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import chinese_calendar
+
+CHINA_TZ = timezone(timedelta(hours=8))
 
 
 class CalendarFallbackWarning(UserWarning):
@@ -45,9 +47,12 @@ def workdays_between(start: date, end: date) -> int:
     return count
 
 
-def china_today() -> date:
-    """Today's date in China (UTC+8), whatever the machine's time zone: what "today" means for
-    the pages being judged."""
-    from datetime import UTC, datetime, timezone
+def china_date(when: datetime) -> date:
+    """The calendar date in China (UTC+8) of a moment; naive moments are taken as UTC."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(CHINA_TZ).date()
 
-    return datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date()
+
+def china_today() -> date:
+    """Today's date in China, whatever the machine's time zone: what "today" means for the
+    pages being judged."""
+    return china_date(datetime.now(UTC))

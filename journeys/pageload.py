@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from playwright.async_api import Error as PlaywrightError
@@ -13,6 +13,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from hotline_audit.config import BrowserSettings
 from hotline_audit.model import PageLoad, utcnow
+from hotline_audit.workdays import china_date
 
 from .browser import Tab
 
@@ -179,7 +180,7 @@ async def _observe_content(page: Page, result: PageLoad, settings: BrowserSettin
     result.text_chars = len(text)
     result.replacement_chars = text.count("\ufffd") + result.title.count("\ufffd")
     result.dates_found, result.newest_date = newest_date(
-        await page.evaluate(DATED_ITEMS_JS), (result.started_at + timedelta(hours=8)).date()  # China time
+        await page.evaluate(DATED_ITEMS_JS), china_date(result.started_at)
     )
     if screenshot is not None:
         height = await page.evaluate("() => document.documentElement.scrollHeight")

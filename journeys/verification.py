@@ -29,8 +29,8 @@ from aiohttp import web
 from rich.console import Console
 
 from hotline_audit.config import Settings
+from hotline_audit.workdays import CHINA_TZ
 
-CHINA_TZ = timezone(timedelta(hours=8))
 CODE_WORDS = r"(?:验证码|校验码|动态码|动态密码|确认码|激活码|短信码|认证码|安全码|verification code|code)"
 _SIGNATURE = re.compile(r"【[^】]*】|\[[^\]]*\]")
 _CODE_AFTER = re.compile(CODE_WORDS + r"[^\d\n]{0,12}?(?<!\d)(\d{4,8})(?!\d)", re.IGNORECASE)

@@ -112,6 +112,14 @@ def test_fourteen_days_is_not_yet_stale():
     assert judge_stability(obs([probe()] * 20, load(newest=newest)), RULES).verdict == "ok"
 
 
+def test_page_age_counts_in_china_days_after_utc_evening():
+    # 17:00 UTC is already 01:00 the next day in China, where the page's dates are written.
+    late = NOW.replace(hour=17)
+    page = load(newest="2026-11-04").model_copy(update={"started_at": late})
+    v = judge_stability(obs([probe()] * 20, page), RULES)
+    assert v.metrics["newest_age_days"] == 20
+
+
 def test_no_dates_found_is_not_held_against_the_site():
     assert judge_stability(obs([probe()] * 20, load(newest=None)), RULES).verdict == "ok"
 
