@@ -2,7 +2,9 @@
 discovery, seconds per portal, questions asked per second, peak RSS of the process tree, and
 agreement with gold. Discovery runs first and is timed apart.
 
-    .venv/bin/python bench/findability.py [--count 344] [--contexts 2]
+    .venv/bin/python bench/findability.py [--count 344] [--contexts 2] [--no-archive]
+
+``--no-archive`` switches the WACZ/HAR capture off, to see what it costs in the same session.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=344)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--contexts", type=int, default=2)
+    ap.add_argument("--no-archive", action="store_true", help="no WACZ/HAR capture")
     args = ap.parse_args()
     portals = build_population(args.seed, args.count)
     hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
     with tempfile.TemporaryDirectory() as tmp, simweb_process(args.seed, args.count) as proxy:
         out = Path(tmp)
         settings = load_settings(None, proxy=proxy, out=out, db=f"sqlite:///{tmp}/b.db",
-                                 browser={"contexts": args.contexts})
+                                 browser={"contexts": args.contexts},
+                                 evidence={"wacz": not args.no_archive, "har": not args.no_archive})
         t0 = time.perf_counter()
         found = run_discovery(hotlines, settings, out)
         discovery_s = time.perf_counter() - t0
@@ -65,6 +69,14 @@ def main() -> None:
     print(f"findability wall {wall:.1f} s · {wall / max(1, searched):.2f} s per portal searched · "
           f"{asked / wall:.1f} attempts/s ({asked} attempts)")
     print(f"peak RSS {rss.peak / 2**20:.0f} MiB (audit + Chromium; simweb excluded)")
+    spent: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    for (_, j), obs in data.observations.items():
+        for a in obs.get("attempts", []) if j == "findability" else []:
+            outcomes[a["outcome"]] += 1
+            spent[a["outcome"]] += (a.get("elapsed_ms") or 0) / 1000
+    print("attempts by outcome (count, seconds waited): "
+          + ", ".join(f"{k} {n} {spent[k]:.0f} s" for k, n in outcomes.most_common()))
     print(f"agreement with gold {agree}/{len(gold)} · verdicts {dict(Counter(got.values()))}")
 
 

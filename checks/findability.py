@@ -245,7 +245,8 @@ class _Status:
 
 def judge_findability(obs: FindabilityObservation | None, questions: list[Question],
                       rules: FindabilityRules, today: date) -> Verdict:
-    rule = (f"无处查: 首页{rules.max_clicks}次点击内无搜索/知识库/智能问答, 或全部出错; "
+    rule = (f"无处查: 首页{rules.max_clicks}次点击内无搜索/知识库/智能问答, "
+            f"或全部出错/超时(查询超过{rules.query_timeout_s:g}秒算超时); "
             f"查不准: ≥{rules.inaccurate_share:.0%}问题前{rules.top_results}条结果无相关"
             f"(相关: 含主题词和事项词, 非废止/超过{rules.stale_years}年/新闻/复述问题)")
     if obs is None:

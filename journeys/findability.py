@@ -5,6 +5,8 @@ Entry points are found as a person finds them: a search box on the homepage (0 c
 links by their words (知识库, 智能问答, 站内搜索 …, the discovery lexicon), following at most
 ``max_clicks`` links. Results are read by general signals, not one CMS's markup: a list of
 links with text, often beside a date and a snippet, that was not on the page before the query.
+A knowledge base without a box is read as a person browses it: its list, and the text of the
+few entries titled most like the question (short titles often name the matter only inside).
 Every wait is for an event (a request, a navigation, a DOM change, a dialog), bounded by
 ``query_timeout_s``; nothing sleeps for a fixed time.
 """
@@ -38,6 +40,7 @@ from hotline_audit.model import (
 )
 
 from .browser import Tab
+from .capture import Capture
 from .pageload import classify_browser_error, stop_loading
 from .stability import JourneyContext, evidence_record
 
@@ -49,9 +52,13 @@ SITE_KINDS = ("website", "search", "knowledge_base", "robot", "submit", "track",
 QUIET_S = 0.1  # no request and no DOM change for this long: the page has settled
 POLL_S = 0.03
 NO_REACTION_S = 2.0  # a submit that starts nothing at all within this long did nothing
-GIVE_UP_AFTER_TIMEOUTS = 2  # consecutive timeouts on one entry point before the rest are skipped
+# A search that hung for query_timeout_s is recorded; the rest on that entry are not sent
+# (each would cost the full timeout again: the round's largest waste).
+GIVE_UP_AFTER_TIMEOUTS = 1
 EXPLORE_PAGES = 4  # pages visited beyond the homepage when no search box is in sight
 KB_LIST_MAX = 200
+KB_OPEN = 3  # entries of a box-less knowledge base read per question: those titled most like it
+KB_BODY_CHARS = 500
 SHOT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 5.0
 
@@ -61,9 +68,10 @@ REASON_NO_LIST = "页面上没有可识别的结果列表，也没有“无结�
 REASON_NO_REACTION = "提交查询后页面没有反应"
 REASON_NOT_RESULTS = "提交查询后打开的页面不是搜索结果页（没有结果，也不提所查内容）"
 REASON_KB_LIST = "知识库没有搜索框，记录其条目列表"
+REASON_KB_READ = "；打开{n}篇标题最像所问的条目读了正文"
 REASON_UNREADABLE = "结果以图片显示，无法读取文字"
-REASON_GAVE_UP = "连续超时，其余问题未再查询"
-REASON_SKIPPED = "此入口前{n}次查询均超时，本问题未再发送"
+REASON_GAVE_UP = "查询超时，其余问题未再查询"
+REASON_SKIPPED = "此入口已有{n}次查询超时，本问题未再发送"
 
 NO_RESULT_RE = re.compile(
     r"没有找到|未找到|未能找到|未检索到|没有检索到|查无|无相关|暂无(相关)?(结果|数据|信息|内容|答案)"
@@ -101,6 +109,8 @@ FIND_BOXES_JS = "(prefix) => {" + _SHOWN + r"""
   const label = el => clean(el.innerText || el.value || el.title || el.getAttribute('aria-label')
                             || (el.querySelector('img') || {}).alt);
   const texty = i => ['text', 'search', ''].includes((i.getAttribute('type') || 'text').toLowerCase());
+  // A results page scrolled to its first hit hides the box above: a person scrolls back up.
+  if (window.scrollY || window.scrollX) window.scrollTo(0, 0);
   document.querySelectorAll('[data-ha-box],[data-ha-btn]').forEach(e => {
     e.removeAttribute('data-ha-box'); e.removeAttribute('data-ha-btn'); });
   const out = [];
@@ -165,6 +175,46 @@ LINKS_JS = "(prefix) => {" + _SHOWN + r"""
 }"""
 
 HREFS_JS = "() => [...document.querySelectorAll('a[href]')].map(a => a.href)"
+
+# The text of knowledge-base entries, fetched in the page (same cookies, proxy, encoding rules
+# as a click; parallel, no rendering): the words after the entry's title, page chrome removed.
+# A short title ("异地就医备案怎么办？") often names the matter only in its body.
+READ_ENTRIES_JS = r"""async (args) => {
+  const clean = s => (s || '').replace(/\s+/g, ' ').trim();
+  const CHROME = 'script, style, noscript, template, nav, header, footer, form, iframe, [class*=foot], [id*=foot],'
+    + ' [class*=nav], [id*=nav], [class*=menu], [class*=crumb], [class*=share]';
+  const decode = (buf, labels) => {
+    for (const label of labels) { try { if (label) return new TextDecoder(label).decode(buf); } catch (e) {} }
+    return new TextDecoder('utf-8').decode(buf);
+  };
+  const read = async ([url, title]) => {
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), args.timeout);
+    try {
+      const r = await fetch(url, {credentials: 'include', signal: stop.signal});
+      const type = r.headers.get('content-type') || 'text/html';
+      if (!r.ok || !/html/i.test(type) || +(r.headers.get('content-length') || 0) > 2e6) return null;
+      const buf = await r.arrayBuffer();
+      // As a browser decodes: the HTTP charset, else the page's <meta>, else UTF-8.
+      const head = new TextDecoder('latin1').decode(buf.slice(0, 2048));
+      const html = decode(buf, [(type.match(/charset=["']?([\w-]+)/i) || [])[1],
+                                (head.match(/<meta[^>]+charset=["']?([\w-]+)/i) || [])[1]]);
+      const doc = new DOMParser().parseFromString(html, 'text/html');
+      if (!doc.body) return null;
+      doc.querySelectorAll(CHROME).forEach(e => e.remove());
+      doc.body.querySelectorAll('p, div, li, td, br, h1, h2, h3, h4, h5, h6, section, article, span')
+        .forEach(e => e.append(' '));
+      const text = clean(doc.body.textContent);
+      const at = title ? text.indexOf(title) : -1;
+      return (at >= 0 ? text.slice(at + title.length) : text).trim().slice(0, args.max);
+    } catch (e) {
+      return null;  // cross-origin, aborted, not a page: the title is all that is known
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return Promise.all(args.items.map(read));
+}"""
 
 # Marks what the page adds after this point (AJAX results, a robot's answer bubble).
 OBSERVE_JS = r"""() => {
@@ -336,6 +386,23 @@ def _list_entries(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 and sum(len(i["title"]) for i in items) / len(items) >= 6:
             out.extend(items)
     return out[:KB_LIST_MAX]
+
+
+_PAIR_BREAK = re.compile(r"[^0-9A-Za-z\u3400-\u9fff]+")
+
+
+def _pairs(text: str) -> set[str]:
+    """Two-character pieces of the words in ``text`` (not across punctuation)."""
+    return {run[i:i + 2] for run in _PAIR_BREAK.split(text.lower()) for i in range(len(run) - 1)}
+
+
+def _kb_picks(query: str, city: str, hits: Sequence[SearchHit], n: int = KB_OPEN) -> list[SearchHit]:
+    """The entries a person reading a knowledge base's list opens for ``query``: the ``n`` whose
+    titles share the most two-character pieces with it (at least two; the city name aside)."""
+    wanted = _pairs(query.replace(city, " ") if city else query)
+    scored = [(len(wanted & _pairs(h.title)), i) for i, h in enumerate(hits) if h.url]
+    scored.sort(key=lambda si: (-si[0], si[1]))
+    return [hits[i] for score, i in scored[:n] if score >= 2]
 
 
 def _hit(item: dict[str, Any]) -> SearchHit:
@@ -517,6 +584,9 @@ class _Journey:
         self.home_links: list[str] = []
         self.current: str | None = None  # the entry page loaded untouched in the tab, if any
         self.after_results: _Entry | None = None  # the tab shows this entry's last results
+        # A new tab holding the last results, kept open: the next question is typed there, as a
+        # person does, instead of a new tab per question (a new page costs ~5 reused ones).
+        self.popup: Page | None = None
         self._listened: list[Page] = []
         self.listen(tab.page)
 
@@ -617,10 +687,10 @@ class _Journey:
     def linked(self, via: FindVia) -> list[_Entry]:
         return [e for e in self.entries if e.via == via and e.point.clicks is not None]
 
-    async def find_boxes(self, exclude: set[str] | None = None) -> list[_Box]:
-        """Search boxes on the current page, in every frame, best first (none in ``exclude``)."""
+    async def find_boxes(self, exclude: set[str] | None = None, page: Page | None = None) -> list[_Box]:
+        """Search boxes on the tab's page (or ``page``), in every frame, best first (none in ``exclude``)."""
         found: list[tuple[int, _Box]] = []
-        for i, frame in enumerate(self.tab.page.frames):
+        for i, frame in enumerate((page or self.tab.page).frames):
             if frame.is_detached():
                 continue
             for box in await _eval(frame, FIND_BOXES_JS, f"f{i}-") or []:
@@ -653,6 +723,9 @@ class _Journey:
                     self.consider_link(link, clicks + 1, seen, queue)
             while True:
                 if not queue or self.linked("search") or explored >= EXPLORE_PAGES:
+                    if self.linked("search") and self.linked("search")[0].url == url:
+                        # Only read so far: the first question is typed here, not after a reload.
+                        self.current = _norm(url)
                     return
                 clicks, _, _, url = heapq.heappop(queue)
                 explored += 1
@@ -707,7 +780,8 @@ class _Journey:
                     skipped = self._attempt(entry, rest)
                     skipped.outcome, skipped.reason = "timeout", REASON_SKIPPED.format(n=timeouts)
                     self.attempts.append(skipped)
-                return
+                break
+        await self.drop_popup()  # the next entry starts from its own page
 
     async def ready(self, entry: _Entry) -> tuple[bool, str | None, Side]:
         """The entry page loaded and untouched (an AJAX page is reused as a person would)."""
@@ -726,10 +800,14 @@ class _Journey:
         """The entry's box: on the results page of its last query when that page has a box
         sending to the same engine (as a person types the next question there), else on the
         entry page, opened afresh."""
-        if self.after_results is entry and self.current != _norm(entry.url):
-            for box in await self.find_boxes(entry.exclude):
-                if box.action and _norm(box.action) in entry.engines:
-                    return box
+        if self.after_results is entry:
+            pages = [self.popup] if self.popup is not None and not self.popup.is_closed() else []
+            if self.current != _norm(entry.url):
+                pages.append(self.tab.page)
+            for page in pages:
+                for box in await self.find_boxes(entry.exclude, page):
+                    if box.action and _norm(box.action) in entry.engines:
+                        return box
         ok, error, side = await self.ready(entry)
         if not ok:
             attempt.reason, attempt.side = error, side
@@ -753,7 +831,7 @@ class _Journey:
         self.after_results = None
         if box is None:
             return attempt
-        page = self.tab.page
+        page = box.frame.page  # the tab's page, or the results tab kept open
         await box.input().fill(attempt.query, timeout=5000)
         if first:
             await box.input().scroll_into_view_if_needed(timeout=2000)
@@ -764,6 +842,7 @@ class _Journey:
         before_links = entry.before or []
         await _eval(box.frame, OBSERVE_JS)
         watch = _Watch(self)
+        state = "error"
         try:
             started = time.monotonic()
             deadline = started + self.rules.query_timeout_s
@@ -778,8 +857,9 @@ class _Journey:
             await self.read_results(attempt, entry, watch, box.frame, state, before_links)
         finally:
             watch.close()
-            await self.close_popups(watch)
-        if state != "done" or any(f.page == page for f in watch.navigated):
+            shown_in = watch.target(page, box.frame)[0] if state == "done" else None
+            await self.close_popups(watch, keep=shown_in if shown_in is not self.tab.page else None)
+        if state != "done" or any(f.page == self.tab.page for f in watch.navigated):
             # A late answer must not land on the next query's page: start it afresh.
             self.current = None
         self.after_results = entry if state == "done" else None
@@ -829,16 +909,27 @@ class _Journey:
             state = await _eval(target, "() => document.readyState", timeout_s=1.0)
         return state == "complete" and (ready is None or await ready())
 
-    async def close_popups(self, watch: _Watch) -> None:
-        for popup in watch.popups:
+    async def close_popups(self, watch: _Watch, keep: Page | None = None) -> None:
+        """Close the tabs a query opened, but ``keep`` (which becomes the kept results tab)."""
+        for popup in [*watch.popups, self.popup]:
+            if popup is not None and popup is not keep:
+                try:
+                    await popup.close()
+                except PlaywrightError:
+                    pass
+        self.popup = keep
+
+    async def drop_popup(self) -> None:
+        if self.popup is not None:
             try:
-                await popup.close()
+                await self.popup.close()
             except PlaywrightError:
                 pass
+            self.popup = None
 
     async def read_results(self, attempt: QueryAttempt, entry: _Entry, watch: _Watch, box_frame: Frame,
                            state: str, before_links: list[str]) -> None:
-        page, frame = watch.target(self.tab.page, box_frame)
+        page, frame = watch.target(box_frame.page, box_frame)
         same_doc = frame is box_frame and frame not in watch.navigated
         attempt.results_url = frame.url if not frame.is_detached() else None
         read = None if state == "download" else await _eval(
@@ -915,15 +1006,29 @@ class _Journey:
                            timeout_s=READ_TIMEOUT_S)
         listed = [_hit(i) for i in _list_entries(read["groups"])] if read else []
         shown = await self.shot(self.tab.page, f"knowledge_base{self.entries.index(entry)}-list")
+        picks = {q.id: _kb_picks(q.query_for(self.hotline.city), self.hotline.city, listed) for q in questions}
+        bodies = await self.read_entries([h for hits in picks.values() for h in hits])
         for question in questions:
             attempt = self._attempt(entry, question)
             attempt.outcome = "results" if listed else "no_results"
-            attempt.reason = REASON_KB_LIST
+            opened = {h.url: bodies[h.url] for h in picks[question.id] if bodies.get(h.url)}
+            attempt.reason = REASON_KB_LIST + (REASON_KB_READ.format(n=len(opened)) if opened else "")
             attempt.browsed = True
             attempt.results_url = self.tab.page.url
-            attempt.hits = list(listed)
+            attempt.hits = [h.model_copy(update={"snippet": opened[h.url]}) if h.url in opened else h
+                            for h in listed]
             attempt.screenshots = [shown] if shown else []
             self.attempts.append(attempt)
+
+    async def read_entries(self, hits: list[SearchHit]) -> dict[str, str]:
+        """url -> the text of each entry (one parallel read in the page); unreadable ones left out."""
+        items = list({h.url: [h.url, h.title] for h in hits}.values())
+        if not items:
+            return {}
+        texts = await _eval(self.tab.page.main_frame, READ_ENTRIES_JS,
+                            {"items": items, "timeout": READ_TIMEOUT_S * 1000, "max": KB_BODY_CHARS},
+                            timeout_s=READ_TIMEOUT_S + 1)
+        return {url: text for (url, _), text in zip(items, texts or [], strict=False) if text}
 
     async def ask_robot(self, entry: _Entry, questions: Sequence[QuestionLike]) -> None:
         if not await self.open_entry(entry):
@@ -1061,18 +1166,23 @@ def _search_works(obs: FindabilityObservation) -> bool:
 async def _observe_site(ctx: JourneyContext, hotline: Hotline, home: str, channels: list[Channel],
                         questions: Sequence[QuestionLike], obs: FindabilityObservation,
                         evidence: list[EvidenceFile], mobile: bool) -> str | None:
+    capture = Capture(ctx.evidence_path(hotline.hotline_id, CHECK, "h5-journey" if mobile else "journey"),
+                      options=ctx.settings.evidence, check=CHECK)
     try:
-        async with ctx.browser.tab(mobile=mobile) as tab:
+        async with ctx.browser.tab(mobile=mobile, capture=capture) as tab:
             journey = _Journey(ctx, hotline, tab, "h5-" if mobile else "")
             try:
                 return await journey.run(home, channels, questions)
             finally:
+                await journey.drop_popup()  # the tab goes back to the pool: no page of this site left
                 journey.detach()
                 obs.entry_points += [e.point for e in journey.entries]
                 obs.attempts += journey.attempts
                 evidence += journey.evidence
     except PlaywrightError as exc:  # the browser itself failed between pages
         return f"browser: {_first_line(exc)}"
+    finally:
+        evidence += capture.records(ctx.round_dir, hotline.hotline_id, CHECK)
 
 
 async def observe_findability(ctx: JourneyContext, hotline: Hotline, channels: list[Channel],

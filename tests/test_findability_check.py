@@ -262,6 +262,7 @@ def test_all_answered_is_ok_with_evidence_and_metrics():
     assert "evidence/nj/findability/search-sb-card-loss.png" in v.evidence
     assert "evidence/nj/findability/search.png" in v.evidence
     assert "无处查" in v.rule and "查不准" in v.rule and "50%" in v.rule and "3次点击" in v.rule
+    assert f"{RULES.query_timeout_s:g}秒算超时" in v.rule
 
 
 def test_two_of_five_unanswered_is_still_ok_and_names_them():
@@ -309,6 +310,52 @@ def test_a_browsed_knowledge_base_list_counts_whole_a_search_only_its_first_page
     assert judge(observe(browsed, [ep("knowledge_base", kb)])).verdict == "ok"
     searched = [attempt(q, listing, via="knowledge_base", url=kb) for q in ASKED]
     assert judge(observe(searched, [ep("knowledge_base", kb)])).verdict == "inaccurate_search"
+
+
+# A knowledge base without a box (孝感's in simweb seed 1): short question-like titles that name
+# the matter in words other than the bank's; the journey reads the entries titled most like the
+# question, and their text is the hit's snippet.
+KB_READ = {
+    "sj-food-license": ("开餐馆怎么办食品经营许可证？常见问题解答",
+                        "发布日期：2025-07-08 来源：孝感市12345热线 近期不少市民咨询开餐馆办食品经营许可证需要什么材料，"
+                        "现将食品经营许可申请有关事项解答如下。对需要现场核查的，一般在10个工作日内核发许可证。"),
+    "mz-senior-allowance": ("孝感高龄津贴怎么领？一文看懂",
+                            "现将高龄津贴申领有关事项解答如下。可前往户籍所在地社区居委会办理，审核通过后次月起按月发放。"),
+    "yb-offsite-filing": ("异地就医备案怎么办？常见问题解答",
+                          "问：孝感医保异地就医备案怎么办？答：医保异地就医备案可按以下方式办理。申请人需准备本人医保电子凭证。"),
+    "gjj-loan": ("住房公积金贷款条件及贷款额度常见问题解答", ""),
+    "sw-annual-tax": ("个税年度汇算怎么退税？常见问题解答", ""),
+}
+
+
+def test_a_knowledge_base_entry_read_through_answers_what_its_short_title_does_not():
+    q = Q["yb-offsite-filing"]
+    title, body = KB_READ[q.id]
+    assert rel(title, "", q) == (False, NO_SUBJECT)  # 医保 is only in the entry's text
+    assert rel(title, body, q) == (True, RELEVANT)
+    # The traps still hold with the text read: abolished, a bare message, hotline news.
+    assert rel(title, body + "本指南已于2024年3月1日废止。", q) == (False, STALE)
+    assert rel("网友留言：医保异地就医备案怎么弄", "留言内容：孝感医保异地就医备案怎么弄？急！留言时间：2026-10-03", q) \
+        == (False, ECHO)
+    assert rel("孝感12345热线召开异地就医备案工作推进会", "会议通报了医保异地就医备案办理情况。", q) == (False, NEWS)
+
+
+def test_a_box_less_knowledge_base_is_judged_on_the_entries_read_not_only_their_titles():
+    questions = [Q[i] for i in KB_READ]
+    kb = "http://www.xiaogan.gov.cn.test/zmhd/12345/zsk/"
+
+    def listing(read):
+        return [SearchHit(title=t, snippet=b if read else "", url=f"{kb}{n}.html", date="2026-05-01")
+                for n, (t, b) in enumerate(KB_READ.values())] + [OFF_TOPIC] * 20
+
+    def browsed(read):
+        return [attempt(q, listing(read), via="knowledge_base", url=kb).model_copy(update={"browsed": True})
+                for q in questions]
+
+    titles_only = judge(observe(browsed(False), [ep("knowledge_base", kb)]), questions)
+    assert titles_only.verdict == "inaccurate_search"  # the miss this fixed: 3 of 5 unanswered
+    read = judge(observe(browsed(True), [ep("knowledge_base", kb)]), questions)
+    assert read.verdict == "ok" and read.metrics["questions_answered"] == 5
 
 
 def test_a_wechat_only_hotline_is_judged_on_its_h5_site():
