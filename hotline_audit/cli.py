@@ -291,10 +291,11 @@ def recheck(
 ) -> None:
     """Come back to submitted complaints: capture progress and replies, judge, update the round."""
     import asyncio
+    import json
     from datetime import UTC, datetime
 
     from journeys.browser import BrowserPool
-    from journeys.effectiveness import effectiveness_tools, recheck_due
+    from journeys.effectiveness import RecheckResult, effectiveness_tools, recheck_due
     from journeys.stability import JourneyContext
 
     from . import audit as rounds
@@ -316,25 +317,51 @@ def recheck(
     store = Store(settings.db)
     ledger = Ledger(store)
 
+    due_count = sum(1 for c in ledger.due(when) if round_name is None or c.round == round_name)
+    tally: Counter[str] = Counter()
+    touched: set[str] = set()
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("{task.fields[tally]}"), console=err)
+    task = progress.add_task("recheck", total=due_count, tally="")
+
+    def on_done(r: RecheckResult) -> None:
+        # Stored as each case is judged: an interrupted recheck keeps what it did.
+        store.replace_verdict(r.case.round, r.verdict, r.observation.model_dump(mode="json"), r.evidence,
+                              journey="effectiveness")
+        touched.add(r.case.round)
+        tally[r.verdict.verdict.value] += 1
+        progress.update(task, advance=1, tally=" ".join(f"{k}:{n}" for k, n in sorted(tally.items())))
+
     async def run() -> list:
         async with BrowserPool(settings.browser, settings.proxy) as browser:
             ctx = JourneyContext(settings=settings, browser=browser, round_dir=settings.out,
                                  probe_limiter=asyncio.Semaphore(settings.probe.concurrency))
             tools = effectiveness_tools(settings, settings.out / "recheck")
-            return await recheck_due(ctx, ledger, tools=tools, now=when, round_name=round_name)
+            return await recheck_due(ctx, ledger, tools=tools, now=when, round_name=round_name, on_done=on_done)
 
-    with err.status("Rechecking due cases …"):
-        results = asyncio.run(run())
-    touched: set[str] = set()
-    for r in results:
-        store.replace_verdict(r.case.round, r.verdict, r.observation.model_dump(mode="json"), r.evidence,
-                              journey="effectiveness")
-        touched.add(r.case.round)
-    tally = Counter(r.verdict.verdict.value for r in results)
-    out.print(f"Rechecked {len(results)} cases: " + (" · ".join(f"{k} {n}" for k, n in sorted(tally.items())) or "none due"))
+    code = 0
+    try:
+        if due_count:  # no browser for nothing
+            with progress:
+                asyncio.run(run())
+    except KeyboardInterrupt:
+        code = 130
+        err.print(f"[yellow]Interrupted.[/] {sum(tally.values())} cases rechecked and saved; "
+                  "run the same command again for the rest.")
+    out.print(f"Rechecked {sum(tally.values())} cases: "
+              + (" · ".join(f"{k} {n}" for k, n in sorted(tally.items())) or "none due"))
     for name in sorted(touched):
         paths = write_round_outputs(store, name, settings.out / name)
         out.print(f"Round {name}: report {paths['report']}")
+        # The report's own problem rates (scores.json), so what is printed is what it says.
+        rates = json.loads(paths["scores_json"].read_text(encoding="utf-8"))["problem_rates"]
+        for r in rates:
+            if r["check"] == "effectiveness":
+                share = "–" if r["rate"] is None else f"{r['rate']:.2%}"
+                out.print(f"  {r['label_zh']} {r['problem']}: {r['count']}/{r['of']} = {share} "
+                          f"({r['pool_zh']}; 待定 undetermined {r['undetermined']})", highlight=False)
+    if code:
+        raise typer.Exit(code)
 
 
 # -- simweb -----------------------------------------------------------------------------------

@@ -12,7 +12,11 @@ looked for on the site ("my submissions" after logging in, or the tracking page'
 phone): found, its receipt is kept; shown absent in a list the site gives, it may be filed once
 more; otherwise it stays ``unknown`` for a person.
 
-Evidence: a screenshot per stage. The persona's values are masked in the page (inputs and
+One phone serves every hotline: SMS codes that name the hotline's city are awaited side by side,
+any other code with no other wait running (``_SmsGate``).
+
+Evidence: a screenshot per stage (of the entry page only where the journey stops there: the next
+stage's shows it). The persona's values are masked in the page (inputs and
 text, by script) just for each screenshot and put back before anything is pressed; saved page
 text and HTML pass through ``redact``. Passwords are never shown.
 
@@ -22,7 +26,8 @@ Library entry points (the round and ``recheck --due`` call these)::
     ledger = Ledger(store)
     obs, verdict, evidence = await run_effectiveness(ctx, hotline, channels, ledger, "2026-Q4",
                                                      tools=tools)
-    results = await recheck_due(ctx, ledger, tools=tools)   # every case past its reply deadline
+    results = await recheck_due(ctx, ledger, tools=tools)   # every case past its reply deadline,
+                                                            # as many at a time as the pool has tabs
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ import re
 import signal
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -55,7 +61,16 @@ from checks.effectiveness import (
 )
 from crawler.extract import load_lexicon
 from hotline_audit.config import Settings
-from hotline_audit.ledger import INTENT, SUBMITTED, UNKNOWN, Case, Ledger, china_date, persona_key
+from hotline_audit.ledger import (
+    INTENT,
+    SUBMITTED,
+    UNKNOWN,
+    Case,
+    Ledger,
+    LedgerConflict,
+    china_date,
+    persona_key,
+)
 from hotline_audit.model import (
     Channel,
     EvidenceFile,
@@ -75,6 +90,7 @@ from hotline_audit.workdays import add_workdays
 
 from . import citizen_js as js
 from .browser import Tab
+from .capture import Capture
 from .pageload import classify_browser_error, stop_loading
 from .stability import JourneyContext, evidence_record
 from .verification import (
@@ -116,7 +132,7 @@ PLACEHOLDER = re.compile(r"请选择|请选|^-+|^=+|选择")
 CASE_TYPES = {"投诉": ("投诉", "举报"), "咨询": ("咨询", "求助"), "求助": ("求助", "投诉"),
               "建议": ("建议", "意见")}
 
-_sms_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+_sms_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SmsGate] = weakref.WeakKeyDictionary()
 
 
 # -- safety --------------------------------------------------------------------------------------
@@ -186,14 +202,70 @@ def effectiveness_tools(settings: Settings, round_dir: Path) -> EffectivenessToo
                               solver=captcha_solver(settings, round_dir / "operator"))
 
 
-def _sms_lock() -> asyncio.Lock:
-    """One SMS code awaited at a time: one phone serves every hotline of the round, and an SMS
-    need not say which site sent it."""
+class _SmsGate:
+    """Who may wait for an SMS code now: one phone serves every hotline of the round.
+
+    A wait that takes any new code (an operator reading the phone, or an SMS that does not
+    name its sender) must be the only one: it runs ``alone``. A wait for an SMS that names the
+    hotline's city (the 【南京12345】 signature Chinese SMS carry) cannot take another site's
+    code, so such ``named`` waits run side by side, unless one city's name contains the
+    other's. A waiting ``alone`` goes first (else a busy round would starve it)."""
+
+    def __init__(self) -> None:
+        self._cond = asyncio.Condition()
+        self._named: list[str] = []
+        self._alone = False
+        self._alone_waiting = 0
+
+    @asynccontextmanager
+    async def named(self, hint: str) -> AsyncIterator[None]:
+        def free() -> bool:
+            return not (self._alone or self._alone_waiting or any(hint in h or h in hint for h in self._named))
+
+        async with self._cond:
+            await self._cond.wait_for(free)
+            self._named.append(hint)
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._named.remove(hint)
+                self._cond.notify_all()
+
+    @asynccontextmanager
+    async def alone(self) -> AsyncIterator[None]:
+        async with self._cond:
+            self._alone_waiting += 1
+            try:
+                await self._cond.wait_for(lambda: not (self._alone or self._named))
+            finally:
+                self._alone_waiting -= 1
+                self._cond.notify_all()  # if cancelled: the named waits it held back go on
+            self._alone = True
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._alone = False
+                self._cond.notify_all()
+
+
+def _sms_gate() -> _SmsGate:
     loop = asyncio.get_running_loop()
-    lock = _sms_locks.get(loop)
-    if lock is None:
-        lock = _sms_locks[loop] = asyncio.Lock()
-    return lock
+    gate = _sms_gates.get(loop)
+    if gate is None:
+        gate = _sms_gates[loop] = _SmsGate()
+    return gate
+
+
+def _sms_hint(run: _Run, inbox: SmsInbox) -> str | None:
+    """What an SMS from this hotline names: its city (南京市 -> 南京). None: wait alone."""
+    if isinstance(inbox, OperatorSmsInbox):
+        return None  # a person reads the newest SMS, whoever sent it
+    city = (run.hotline.city or "").strip()
+    if city.endswith("市") and len(city) > 2:
+        city = city[:-1]
+    return city if len(city) >= 2 else None
 
 
 def _password(persona: Persona, hotline_id: str) -> str:
@@ -319,9 +391,9 @@ class _Run:
         path = self._path(f"{name}.png")
         try:
             async with asyncio.timeout(SCRIPT_TIMEOUT_S * 2):
-                await self.page.evaluate(js.MASK, [self._mask_pairs(), self._mask_patterns()])
+                size = await self.page.evaluate(MASK_AND_SIZE, [self._mask_pairs(), self._mask_patterns()])
                 try:
-                    await _page_shot(self.page, path, self.settings.browser.screenshot_max_height)
+                    await _page_shot(self.page, path, size, self.settings.browser.screenshot_max_height)
                 finally:
                     await self.page.evaluate(js.UNMASK)
         except (PlaywrightError, PlaywrightTimeout, TimeoutError):
@@ -353,11 +425,16 @@ class _Run:
 # -- the browser, gently -------------------------------------------------------------------------
 
 
-async def _page_shot(page: Page, path: Path, max_height: int) -> None:
-    """The whole page (desktop or phone width), cropped at ``max_height``."""
+# Mask and measure in one script: each round trip to a busy page costs (a shot per stage).
+MASK_AND_SIZE = (f"(args) => {{ ({js.MASK})(args); const d = document.documentElement; "
+                 "return [d.clientWidth, d.scrollHeight]; }")
+
+
+async def _page_shot(page: Page, path: Path, size: list[int], max_height: int) -> None:
+    """The whole page (desktop or phone width, as ``MASK_AND_SIZE`` measured it), cropped at
+    ``max_height``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    width, height = await page.evaluate(
-        "() => [document.documentElement.clientWidth, document.documentElement.scrollHeight]")
+    width, height = size
     clip = {"x": 0, "y": 0, "width": max(1, width), "height": max(1, min(height, max_height))}
     await page.screenshot(path=str(path), full_page=True, clip=clip, timeout=15_000)
 
@@ -638,21 +715,21 @@ async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: Su
     return True
 
 
-async def _codes_already_there(run: _Run, inbox: SmsInbox, since: datetime) -> set[str]:
+async def _codes_already_there(run: _Run, inbox: SmsInbox, since: datetime, hint: str | None) -> set[str]:
     """Codes the inbox shows before we ask: an inbox tolerates clock skew, so a code sent to
     the same phone by another site a moment ago would otherwise pass for ours."""
     if isinstance(inbox, OperatorSmsInbox):
         return set()  # a person reads the newest SMS; asking now would only confuse them
-    code = await inbox.wait_for_code(run.persona.phone, since, STALE_PEEK_S)
+    code = await inbox.wait_for_code(run.persona.phone, since, STALE_PEEK_S, hint=hint)
     return {code} if code else set()
 
 
 async def _fresh_code(run: _Run, inbox: SmsInbox, since: datetime, wait_s: float,
-                      stale: set[str]) -> str | None:
+                      stale: set[str], hint: str | None) -> str | None:
     deadline = time.monotonic() + wait_s
     while True:
         left = deadline - time.monotonic()
-        code = await inbox.wait_for_code(run.persona.phone, since, max(left, STALE_PEEK_S))
+        code = await inbox.wait_for_code(run.persona.phone, since, max(left, STALE_PEEK_S), hint=hint)
         if code is None or code not in stale:
             return code
         if time.monotonic() + 1.0 > deadline:
@@ -660,26 +737,40 @@ async def _fresh_code(run: _Run, inbox: SmsInbox, since: datetime, wait_s: float
         await asyncio.sleep(1.0)
 
 
+async def _ask_code(run: _Run, inbox: SmsInbox, button: str, hint: str | None) -> str | None:
+    since = run.now()
+    stale = await _codes_already_there(run, inbox, since, hint)
+    await _press(run, button)
+    return await _fresh_code(run, inbox, since, run.settings.effectiveness.sms_wait_s, stale, hint)
+
+
 async def _get_sms_code(run: _Run, inbox: SmsInbox, button: str, stage: SubmitStage,
                         record: bool = True) -> str | None:
-    """Press 获取验证码 and wait for the code (one wait at a time per phone). ``record``:
-    whether a missing code is a finding (not for a mere lookup of our own cases)."""
+    """Press 获取验证码 and wait for the code. ``record``: whether a missing code is a finding
+    (not for a mere lookup of our own cases).
+
+    First a wait for an SMS naming the hotline's city, beside other hotlines' waits; when none
+    comes, the code is asked for once more and any new SMS taken, with no other wait running
+    (an SMS that names no sender must not make a hotline look silent)."""
     eff = run.settings.effectiveness
-    async with _sms_lock():
-        since = run.now()
-        try:
-            stale = await _codes_already_there(run, inbox, since)
-            await _press(run, button)
-            code = await _fresh_code(run, inbox, since, eff.sms_wait_s, stale)
-        except SmsInboxError as exc:
-            if record:
-                run.fail("sms", f"短信收件箱无法读取: {exc}", "tool")
-                run.obs.sms_code_received = False
-            return None
-        except (PlaywrightError, PlaywrightTimeout) as exc:
-            if record:
-                run.fail(stage, f"获取验证码按钮无法点击: {str(exc).splitlines()[0][:200]}", "tool")
-            return None
+    gate, hint = _sms_gate(), _sms_hint(run, inbox)
+    code = None
+    try:
+        if hint is not None:
+            async with gate.named(hint):
+                code = await _ask_code(run, inbox, button, hint)
+        if code is None:
+            async with gate.alone():
+                code = await _ask_code(run, inbox, button, None)
+    except SmsInboxError as exc:
+        if record:
+            run.fail("sms", f"短信收件箱无法读取: {exc}", "tool")
+            run.obs.sms_code_received = False
+        return None
+    except (PlaywrightError, PlaywrightTimeout) as exc:
+        if record:
+            run.fail(stage, f"获取验证码按钮无法点击: {str(exc).splitlines()[0][:200]}", "tool")
+        return None
     if not record:
         return code
     if code is None:
@@ -1132,12 +1223,14 @@ async def _flow(run: _Run, ledger: Ledger, case: Case, entry: Entry, scenario: S
     nav = await _open(run, entry.url)
     if nav.ok and not entry.mobile and WECHAT_ONLY.search(await _text(run)):
         raise _WantMobile()
-    shot = await run.shot("entry")
     if not nav.ok:
-        run.fail("entry", f"提交页面无法打开: {nav.error}", nav.side, screenshot=shot)
+        run.fail("entry", f"提交页面无法打开: {nav.error}", nav.side, screenshot=await run.shot("entry"))
         return _stopped(run, ledger, case)
+    # No shot of an entry that opened: the next stage's shot shows it (a shot is ~0.5 s of a
+    # busy 2-core machine), except where the journey stops here.
     if not _may_press(entry.url, run.settings, run.persona):
         # Registering an account is already acting on a real site: stop at the entry.
+        await run.shot("entry")
         obs.entry_found = True
         obs.error_texts.append(NOT_ALLOWED)
         return ledger.save(case, obs)
@@ -1188,7 +1281,9 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
     mobile = bool(entry and entry.mobile)
     for _ in range(3):
         want_mobile = False
-        async with ctx.browser.tab(mobile=mobile) as tab:
+        capture = Capture(ctx.evidence_path(hotline.hotline_id, CHECK, f"{run.prefix}{'h5-' if mobile else ''}submit"),
+                          secrets=persona, options=ctx.settings.evidence, check=CHECK)
+        async with ctx.browser.tab(mobile=mobile, capture=capture) as tab:
             run.tab = tab
             handler = _on_dialog(run)
             tab.page.on("dialog", handler)
@@ -1206,6 +1301,8 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
             finally:
                 tab.page.remove_listener("dialog", handler)
                 run.tab = None
+        for path, media_type in capture.saved:
+            run._keep(path, media_type)
         if not want_mobile or mobile:
             break
         mobile = True
@@ -1220,7 +1317,9 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
 
 async def _track_case(run: _Run, case: Case) -> None:
     """One look at the case's progress, in the kind of browser it was filed with."""
-    async with run.ctx.browser.tab(mobile=case.channel == "h5") as tab:
+    capture = Capture(run.ctx.evidence_path(run.hotline.hotline_id, CHECK, f"{run.prefix}track"),
+                      secrets=run.persona, options=run.settings.evidence, check=CHECK)
+    async with run.ctx.browser.tab(mobile=case.channel == "h5", capture=capture) as tab:
         run.tab = tab
         try:
             await _track(run, case.track_url or run.track_url, case.receipt)
@@ -1229,6 +1328,8 @@ async def _track_case(run: _Run, case: Case) -> None:
                                                   side="tool", error=str(exc).splitlines()[0][:300]))
         finally:
             run.tab = None
+    for path, media_type in capture.saved:
+        run._keep(path, media_type)
 
 
 async def _check_progress(run: _Run, ledger: Ledger, case: Case) -> None:
@@ -1306,24 +1407,41 @@ class RecheckResult:
 
 
 async def recheck_due(ctx: JourneyContext, ledger: Ledger, *, tools: EffectivenessTools | None = None,
-                      now: datetime | None = None, round_name: str | None = None) -> list[RecheckResult]:
+                      now: datetime | None = None, round_name: str | None = None,
+                      on_done: Callable[[RecheckResult], None] | None = None) -> list[RecheckResult]:
     """``recheck --due``: every submitted case past its reply deadline, looked up and judged;
     the ledger keeps each look and closes cases with a final verdict. Evidence goes to
     ``settings.out / case.round`` (each case's own round directory).
+
+    Cases are looked up as many at a time as the browser pool has tabs (``browser.contexts``);
+    each is written to the ledger (a version-checked update) and handed to ``on_done`` as soon
+    as it is judged, so an interrupted recheck keeps what it did. A case another process
+    updated meanwhile is left to that process. Results come back in ``ledger.due`` order.
 
     >>> results = await recheck_due(ctx, Ledger(store), now=datetime.now(UTC))  # doctest: +SKIP
     """
     now = now or utcnow()
     persona = tools.persona if tools else load_persona(ctx.settings)
-    results = []
-    for case in ledger.due(now):
-        if round_name is not None and case.round != round_name:
-            continue
-        started = time.perf_counter()
-        case_ctx = replace(ctx, round_dir=ctx.settings.out / case.round)
-        obs, evidence = await recheck_case(case_ctx, case, persona, now=now)
-        verdict = judge_effectiveness(obs, ctx.settings.effectiveness)
-        case = ledger.record_check(case, obs, verdict, now=now)
-        results.append(RecheckResult(case, obs, verdict, evidence, time.perf_counter() - started))
-    return results
+    cases = [c for c in ledger.due(now) if round_name is None or c.round == round_name]
+    # Phone tabs are a second pool: bound the total, not just the desktop tabs.
+    slots = asyncio.Semaphore(ctx.settings.browser.contexts)
+    done: dict[int, RecheckResult] = {}
 
+    async def one(i: int, case: Case) -> None:
+        async with slots:
+            started = time.perf_counter()
+            case_ctx = replace(ctx, round_dir=ctx.settings.out / case.round)
+            obs, evidence = await recheck_case(case_ctx, case, persona, now=now)
+        verdict = judge_effectiveness(obs, ctx.settings.effectiveness)
+        try:
+            case = ledger.record_check(case, obs, verdict, now=now)
+        except LedgerConflict:
+            return
+        done[i] = RecheckResult(case, obs, verdict, evidence, time.perf_counter() - started)
+        if on_done is not None:
+            on_done(done[i])
+
+    async with asyncio.TaskGroup() as group:
+        for i, case in enumerate(cases):
+            group.create_task(one(i, case))
+    return [done[i] for i in sorted(done)]

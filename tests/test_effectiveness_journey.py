@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -382,3 +382,77 @@ def test_refused_captcha_is_retried_then_reported(world344):
     obs, verdict = world344.first[hid]
     assert obs.captcha_attempts == 4 and obs.captcha_solved is False
     assert verdict.confidence < 0.9  # OCR answers can be wrong: weaker than a person's
+
+
+# -- one phone for every hotline: SMS waits side by side -------------------------------------------
+
+
+class Phone:
+    """The persona's phone behind ``HttpSmsInbox``: a site texts a fresh code when its button is
+    pressed (``_press`` stands in for the browser), signed 【city12345】 unless ``unsigned``."""
+
+    def __init__(self, delays: dict[str, float], unsigned: set[str] = frozenset()) -> None:
+        self.delays, self.unsigned = delays, unsigned
+        self.messages: list[dict] = []
+        self.latest: dict[str, str] = {}  # the code each site accepts now
+        self.waiting = self.most_waiting = 0
+
+    def inbox(self):
+        from journeys.verification import HttpSmsInbox
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, json=self.messages)
+
+        return HttpSmsInbox("http://inbox.test/_sms?phone={phone}", transport=httpx.MockTransport(answer),
+                            poll_s=0.1)
+
+    async def press(self, run, selector: str) -> None:
+        city = run.hotline.city
+        code = f"{len(self.messages) + 100000:06d}"
+        self.latest[city] = code
+        self.waiting += 1
+        self.most_waiting = max(self.most_waiting, self.waiting)
+
+        def deliver() -> None:
+            sign = "" if city in self.unsigned else f"【{city}12345】"
+            self.messages.append({"to": PERSONA.phone, "text": f"{sign}您的验证码为{code}，5分钟内有效。",
+                                  "received_at": datetime.now(UTC).isoformat()})
+            self.waiting -= 1
+
+        asyncio.get_running_loop().call_later(self.delays.get(city, 0.0), deliver)
+
+
+def sms_codes(monkeypatch, phone: Phone, cities: list[str]) -> dict[str, str | None]:
+    import journeys.effectiveness as eff
+    from hotline_audit.config import load_settings
+
+    monkeypatch.setattr(eff, "_press", phone.press)
+    settings = load_settings(None, effectiveness={"sms_wait_s": 1.5})
+    ctx = JourneyContext(settings, None, Path("."), asyncio.Semaphore(1))  # type: ignore[arg-type]
+    inbox = phone.inbox()
+
+    async def one(city: str) -> str | None:
+        hotline = Hotline(hotline_id=city, name=f"{city}12345", province="", city=city)
+        run = eff._Run(ctx, hotline, PERSONA, SubmissionObservation(hotline_id=city), eff._Clock(None))
+        return await eff._get_sms_code(run, inbox, "button", "register")
+
+    async def every() -> list[str | None]:
+        return await asyncio.gather(*(one(c) for c in cities))
+
+    return dict(zip(cities, asyncio.run(every()), strict=True))
+
+
+def test_sms_codes_that_name_their_city_are_awaited_side_by_side(monkeypatch):
+    phone = Phone({"南京": 0.6, "苏州": 0.6, "无锡": 0.0})
+    codes = sms_codes(monkeypatch, phone, ["南京", "苏州", "无锡"])
+    assert codes == phone.latest  # each site's own code, although they came in any order
+    assert phone.most_waiting >= 2  # not one at a time
+
+
+def test_an_sms_naming_nobody_is_awaited_alone(monkeypatch):
+    """No SMS names the city: asked again with no other wait running, and the new code is taken
+    (a hotline is never called silent because its SMS lacks a signature)."""
+    phone = Phone({"南京": 0.0, "苏州": 0.3}, unsigned={"南京"})
+    codes = sms_codes(monkeypatch, phone, ["南京", "苏州"])
+    assert codes == phone.latest
+    assert sum(1 for m in phone.messages if "【" not in m["text"]) == 2  # 南京 was asked twice
