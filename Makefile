@@ -31,7 +31,7 @@ test: bootstrap lint
 	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup; code=$$?; \
 	if [ $$code -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$code
 
-# The whole-population gates (344 simulated portals): findability agreement with gold.
+# The whole-population gates (344 simulated portals): findability, effectiveness and the demo against gold.
 acceptance: bootstrap
 	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m acceptance -s --timeout 1800; code=$$?; \
 	if [ $$code -eq 5 ]; then echo "make acceptance: pytest ran no tests" >&2; exit 1; fi; exit $$code

@@ -101,6 +101,7 @@ from .verification import (
     SmsInbox,
     SmsInboxError,
     captcha_solver,
+    extract_code,
     sms_inbox,
 )
 
@@ -214,6 +215,7 @@ class _SmsGate:
     def __init__(self) -> None:
         self._cond = asyncio.Condition()
         self._named: list[str] = []
+        self.known: set[str] = set()  # every city awaited this round: an SMS naming one is theirs
         self._alone = False
         self._alone_waiting = 0
 
@@ -222,6 +224,7 @@ class _SmsGate:
         def free() -> bool:
             return not (self._alone or self._alone_waiting or any(hint in h or h in hint for h in self._named))
 
+        self.known.add(hint)
         async with self._cond:
             await self._cond.wait_for(free)
             self._named.append(hint)
@@ -737,11 +740,22 @@ async def _fresh_code(run: _Run, inbox: SmsInbox, since: datetime, wait_s: float
         await asyncio.sleep(1.0)
 
 
-async def _ask_code(run: _Run, inbox: SmsInbox, button: str, hint: str | None) -> str | None:
+async def _ask_code(run: _Run, inbox: SmsInbox, button: str, hint: str | None) -> tuple[str | None, datetime]:
     since = run.now()
     stale = await _codes_already_there(run, inbox, since, hint)
     await _press(run, button)
-    return await _fresh_code(run, inbox, since, run.settings.effectiveness.sms_wait_s, stale, hint)
+    return await _fresh_code(run, inbox, since, run.settings.effectiveness.sms_wait_s, stale, hint), since
+
+
+async def _unnamed_sms_came(inbox: SmsInbox, phone: str, since: datetime, known: set[str]) -> bool:
+    """Whether a code arrived since ``since`` in an SMS naming none of the round's cities (a
+    signature like 【政务服务】): it may be ours, so the code is asked for again, alone. When
+    the inbox cannot list its messages, assume so."""
+    texts_since = getattr(inbox, "texts_since", None)
+    if texts_since is None:
+        return True
+    texts: list[str] = await texts_since(phone, since)
+    return any(extract_code(t) and not any(k in t for k in known) for t in texts)
 
 
 async def _get_sms_code(run: _Run, inbox: SmsInbox, button: str, stage: SubmitStage,
@@ -750,18 +764,22 @@ async def _get_sms_code(run: _Run, inbox: SmsInbox, button: str, stage: SubmitSt
     (not for a mere lookup of our own cases).
 
     First a wait for an SMS naming the hotline's city, beside other hotlines' waits; when none
-    comes, the code is asked for once more and any new SMS taken, with no other wait running
-    (an SMS that names no sender must not make a hotline look silent)."""
+    comes but an SMS naming no city of the round did, the code is asked for once more and any
+    new SMS taken, with no other wait running (an SMS that names no sender must not make a
+    hotline look silent; a site that sent nothing at all is not asked twice)."""
     eff = run.settings.effectiveness
     gate, hint = _sms_gate(), _sms_hint(run, inbox)
-    code = None
+    code, retry = None, False
     try:
         if hint is not None:
             async with gate.named(hint):
-                code = await _ask_code(run, inbox, button, hint)
-        if code is None:
+                code, asked = await _ask_code(run, inbox, button, hint)
+            # No SMS at all is the site's silence: asking again alone would only hold up every
+            # other hotline's wait for another sms_wait_s.
+            retry = code is None and await _unnamed_sms_came(inbox, run.persona.phone, asked, gate.known)
+        if hint is None or retry:
             async with gate.alone():
-                code = await _ask_code(run, inbox, button, None)
+                code, _ = await _ask_code(run, inbox, button, None)
     except SmsInboxError as exc:
         if record:
             run.fail("sms", f"短信收件箱无法读取: {exc}", "tool")

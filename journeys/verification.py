@@ -184,6 +184,23 @@ class HttpSmsInbox:
             raise SmsInboxError(f"SMS inbox {url} could not be read: {last_error}")
         return None
 
+    async def texts_since(self, phone: str, since: datetime) -> list[str]:
+        """The texts of the messages to ``phone`` at or after ``since`` (undated ones too)."""
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=self.naive_tz)
+        since -= self.skew
+        url = self.url_template.format(phone=quote(phone))
+        try:
+            async with httpx.AsyncClient(proxy=self.proxy, timeout=10.0, trust_env=False,
+                                         transport=self.transport) as client:
+                resp = await client.get(url)
+                resp.raise_for_status()
+                messages = normalise_messages(resp.json(), self.naive_tz)
+        except (httpx.HTTPError, ValueError) as e:
+            raise SmsInboxError(f"SMS inbox {url} could not be read: {type(e).__name__}: {e}") from e
+        return [m["text"] for m in messages if (not m["to"] or m["to"] == _digits(phone))
+                and (m["received_at"] is None or m["received_at"] >= since)]
+
 
 class SmsRelay:
     """A tiny inbox for a phone-side SMS forwarder app: it POSTs each SMS as JSON or a form

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -391,8 +392,10 @@ class Phone:
     """The persona's phone behind ``HttpSmsInbox``: a site texts a fresh code when its button is
     pressed (``_press`` stands in for the browser), signed 【city12345】 unless ``unsigned``."""
 
-    def __init__(self, delays: dict[str, float], unsigned: set[str] = frozenset()) -> None:
-        self.delays, self.unsigned = delays, unsigned
+    def __init__(self, delays: dict[str, float], unsigned: set[str] = frozenset(),
+                 silent: set[str] = frozenset()) -> None:
+        self.delays, self.unsigned, self.silent = delays, unsigned, silent
+        self.presses: Counter[str] = Counter()
         self.messages: list[dict] = []
         self.latest: dict[str, str] = {}  # the code each site accepts now
         self.waiting = self.most_waiting = 0
@@ -408,6 +411,9 @@ class Phone:
 
     async def press(self, run, selector: str) -> None:
         city = run.hotline.city
+        self.presses[city] += 1
+        if city in self.silent:
+            return
         code = f"{len(self.messages) + 100000:06d}"
         self.latest[city] = code
         self.waiting += 1
@@ -427,6 +433,11 @@ def sms_codes(monkeypatch, phone: Phone, cities: list[str]) -> dict[str, str | N
     from hotline_audit.config import load_settings
 
     monkeypatch.setattr(eff, "_press", phone.press)
+
+    async def no_shot(self, name):  # no browser here: a missing code is recorded without one
+        return None
+
+    monkeypatch.setattr(eff._Run, "shot", no_shot)
     settings = load_settings(None, effectiveness={"sms_wait_s": 1.5})
     ctx = JourneyContext(settings, None, Path("."), asyncio.Semaphore(1))  # type: ignore[arg-type]
     inbox = phone.inbox()
@@ -456,3 +467,11 @@ def test_an_sms_naming_nobody_is_awaited_alone(monkeypatch):
     codes = sms_codes(monkeypatch, phone, ["南京", "苏州"])
     assert codes == phone.latest
     assert sum(1 for m in phone.messages if "【" not in m["text"]) == 2  # 南京 was asked twice
+
+
+def test_a_site_that_sends_no_sms_is_not_asked_again_alone(monkeypatch):
+    """Silence is the site's: a second, exclusive wait would hold up every other hotline's."""
+    phone = Phone({"南京": 0.2, "苏州": 0.0}, silent={"苏州"})
+    codes = sms_codes(monkeypatch, phone, ["南京", "苏州"])
+    assert codes == {"南京": phone.latest["南京"], "苏州": None}
+    assert phone.presses == {"南京": 1, "苏州": 1}  # 苏州 asked once: no exclusive second wait
