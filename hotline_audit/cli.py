@@ -28,7 +28,8 @@ simweb_app = typer.Typer(help="The simulated hotline internet (for tests, demos 
                          no_args_is_help=True)
 app.add_typer(simweb_app, name="simweb")
 
-out = Console()
+# Paths must stay whole to be copied: lines are never wrapped (tables still fit the width).
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store [default: sqlite:///hotline-audit.db]")]

@@ -17,7 +17,7 @@ from .config import load_settings
 from .files import csv_bytes, write_atomically
 from .simweb_process import simweb_process
 
-console = Console()
+console = Console(soft_wrap=True)  # a wrapped path cannot be copied
 
 
 def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPlan], int],

@@ -35,6 +35,18 @@ def test_rates_table_shows_both_rates_and_marks_a_difference() -> None:
     assert RED not in render(rates_table(same, gold), color=True)
 
 
+def test_paths_printed_for_the_auditor_stay_whole_in_a_narrow_terminal(monkeypatch) -> None:
+    from hotline_audit import cli, demo
+
+    path = "/home/auditor/审计/2026-Q4/demo/" + "x" * 60 + "/report.html"
+    for console in (cli.out, demo.console):
+        buf = io.StringIO()
+        monkeypatch.setattr(console, "file", buf)
+        monkeypatch.setattr(console, "width", 40)
+        console.print(f"Open the report in a browser: [bold]{path}[/]")
+        assert path in buf.getvalue()
+
+
 @pytest.mark.acceptance
 @pytest.mark.browser
 @pytest.mark.timeout(3600)
