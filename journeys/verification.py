@@ -166,9 +166,7 @@ class HttpSmsInbox:
                                      transport=self.transport) as client:
             while True:
                 try:
-                    resp = await client.get(url)
-                    resp.raise_for_status()
-                    messages = normalise_messages(resp.json(), self.naive_tz)
+                    messages = await self._messages(client, url)
                 except (httpx.HTTPError, ValueError) as e:
                     last_error = f"{type(e).__name__}: {e}"
                 else:
@@ -184,6 +182,11 @@ class HttpSmsInbox:
             raise SmsInboxError(f"SMS inbox {url} could not be read: {last_error}")
         return None
 
+    async def _messages(self, client: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
+        resp = await client.get(url)
+        resp.raise_for_status()
+        return normalise_messages(resp.json(), self.naive_tz)
+
     async def texts_since(self, phone: str, since: datetime) -> list[str]:
         """The texts of the messages to ``phone`` at or after ``since`` (undated ones too)."""
         if since.tzinfo is None:
@@ -193,9 +196,7 @@ class HttpSmsInbox:
         try:
             async with httpx.AsyncClient(proxy=self.proxy, timeout=10.0, trust_env=False,
                                          transport=self.transport) as client:
-                resp = await client.get(url)
-                resp.raise_for_status()
-                messages = normalise_messages(resp.json(), self.naive_tz)
+                messages = await self._messages(client, url)
         except (httpx.HTTPError, ValueError) as e:
             raise SmsInboxError(f"SMS inbox {url} could not be read: {type(e).__name__}: {e}") from e
         return [m["text"] for m in messages if (not m["to"] or m["to"] == _digits(phone))
