@@ -18,10 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import TreeRss, simweb_pids  # noqa: E402
 
-from fixtures.simweb import build_population, registry_rows  # noqa: E402
+from fixtures.simweb import build_population, registry_hotlines  # noqa: E402
 from hotline_audit.config import load_settings  # noqa: E402
 from hotline_audit.discovery import run_discovery  # noqa: E402
-from hotline_audit.model import Hotline  # noqa: E402
 from hotline_audit.simweb_process import simweb_process  # noqa: E402
 
 
@@ -33,7 +32,7 @@ def main() -> None:
     portals = build_population(args.seed, args.count)
     # The registry as auditors get it: some rows name only the city portal, WeChat-only hotlines
     # their H5 site.
-    hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
+    hotlines = registry_hotlines(portals)
     with tempfile.TemporaryDirectory() as tmp, simweb_process(args.seed, args.count) as proxy:
         settings = load_settings(None, proxy=proxy, out=Path(tmp), db=f"sqlite:///{tmp}/b.db")
         with TreeRss(simweb_pids()) as rss:

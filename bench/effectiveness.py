@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
 from bench._common import TreeRss, simweb_pids  # noqa: E402
-from fixtures.simweb import build_population, gold_rows, registry_rows  # noqa: E402
+from fixtures.simweb import build_population, gold_rows, registry_hotlines  # noqa: E402
 from hotline_audit.audit import RoundPlan, run_round  # noqa: E402
 from hotline_audit.config import load_settings  # noqa: E402
 from hotline_audit.discovery import run_discovery, with_discovered_websites  # noqa: E402
@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--no-capture", action="store_true", help="no WACZ/HAR/trace per tab (screenshots only)")
     args = ap.parse_args()
     portals = build_population(args.seed, args.count)
-    hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
+    hotlines = registry_hotlines(portals)
     with tempfile.TemporaryDirectory() as tmp, simweb_process(args.seed, args.count) as proxy:
         out = Path(tmp)
         # simweb's SMS inbox, OCR for captchas, and an SMS wait longer than simweb's late codes

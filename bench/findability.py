@@ -22,11 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import TreeRss, simweb_pids  # noqa: E402
 
-from fixtures.simweb import build_population, gold_rows, registry_rows  # noqa: E402
+from fixtures.simweb import build_population, gold_rows, registry_hotlines  # noqa: E402
 from hotline_audit.audit import RoundPlan, run_round  # noqa: E402
 from hotline_audit.config import load_settings  # noqa: E402
 from hotline_audit.discovery import run_discovery, with_discovered_websites  # noqa: E402
-from hotline_audit.model import Hotline  # noqa: E402
 from hotline_audit.simweb_process import simweb_process  # noqa: E402
 from hotline_audit.store import Store  # noqa: E402
 
@@ -39,7 +38,7 @@ def main() -> None:
     ap.add_argument("--no-archive", action="store_true", help="no WACZ/HAR capture")
     args = ap.parse_args()
     portals = build_population(args.seed, args.count)
-    hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
+    hotlines = registry_hotlines(portals)
     with tempfile.TemporaryDirectory() as tmp, simweb_process(args.seed, args.count) as proxy:
         out = Path(tmp)
         settings = load_settings(None, proxy=proxy, out=out, db=f"sqlite:///{tmp}/b.db",

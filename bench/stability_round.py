@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import TreeRss, simweb_pids  # noqa: E402
 
-from fixtures.simweb import build_population, registry_rows  # noqa: E402
+from fixtures.simweb import build_population, registry_hotlines  # noqa: E402
 from hotline_audit.audit import RoundPlan, run_round  # noqa: E402
 from hotline_audit.config import Settings, load_settings  # noqa: E402
 from hotline_audit.model import Hotline  # noqa: E402
@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--skip-naive", action="store_true", help="time only the round")
     args = ap.parse_args()
 
-    hotlines = [Hotline(**{k: v or None for k, v in r.items()}) for r in registry_rows(build_population(args.seed, args.count), all_websites=True)]
+    hotlines = registry_hotlines(build_population(args.seed, args.count), all_websites=True)
     sites = sum(1 for h in hotlines if h.website)
     with tempfile.TemporaryDirectory() as tmp, simweb_process(args.seed, args.count) as proxy:
         simweb = simweb_pids()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crawler.results import Discovery
-from fixtures.simweb import build_population, gold_rows, registry_rows
+from fixtures.simweb import build_population, gold_rows, registry_hotlines
 from hotline_audit.audit import RoundPlan, run_round
 from hotline_audit.config import Settings, load_settings
 from hotline_audit.discovery import run_discovery
@@ -30,7 +30,7 @@ def simweb() -> Iterator[str]:
 
 
 def population_hotlines(seed: int = SEED, count: int = COUNT) -> list[Hotline]:
-    return [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(build_population(seed, count), all_websites=True)]
+    return registry_hotlines(build_population(seed, count), all_websites=True)
 
 
 @dataclass
@@ -76,7 +76,7 @@ def discovered(simweb_full: str, tmp_path_factory: pytest.TempPathFactory) -> tu
     """Discovery over all 344 portals, from the registry as an auditor gets it (some rows name
     only the city government portal, the WeChat-only hotlines their H5 site)."""
     portals = build_population()
-    hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
+    hotlines = registry_hotlines(portals)
     tmp = tmp_path_factory.mktemp("discovery")
     settings = load_settings(None, proxy=simweb_full, out=tmp, db=f"sqlite:///{tmp / 's.db'}")
     return portals, run_discovery(hotlines, settings, tmp)

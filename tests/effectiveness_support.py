@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fixtures.simweb import build_population, registry_rows
+from fixtures.simweb import build_population, registry_hotlines
 from hotline_audit.config import Settings, load_settings
 from hotline_audit.model import Hotline
 
@@ -13,8 +13,7 @@ SEED, COUNT = 1, 24
 
 
 def population(seed: int = SEED, count: int = COUNT) -> list[Hotline]:
-    return [Hotline(**{k: v or None for k, v in row.items()})
-            for row in registry_rows(build_population(seed, count), all_websites=True)]
+    return registry_hotlines(build_population(seed, count), all_websites=True)
 
 
 def journey_settings(proxy: str, out: Path, db: str | None = None, **effectiveness: object) -> Settings:

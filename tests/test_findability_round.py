@@ -5,11 +5,10 @@ from collections import Counter
 
 import pytest
 
-from fixtures.simweb import gold_rows, registry_rows
+from fixtures.simweb import gold_rows, registry_hotlines
 from hotline_audit.audit import RoundPlan, run_round
 from hotline_audit.config import load_settings
 from hotline_audit.discovery import with_discovered_websites
-from hotline_audit.model import Hotline
 from hotline_audit.store import Store
 
 pytestmark = [pytest.mark.browser, pytest.mark.acceptance, pytest.mark.xdist_group("discovery")]
@@ -20,7 +19,7 @@ VERDICTS = ("ok", "inaccurate_search", "nowhere_to_search", "no_channel", "needs
 @pytest.fixture(scope="module")
 def judged(discovered, simweb_full, tmp_path_factory):
     portals, found = discovered
-    hotlines = [Hotline(**{k: v or None for k, v in row.items()}) for row in registry_rows(portals)]
+    hotlines = registry_hotlines(portals)
     hotlines = with_discovered_websites(hotlines, found)
     tmp = tmp_path_factory.mktemp("findability")
     settings = load_settings(None, proxy=simweb_full, out=tmp, db=f"sqlite:///{tmp / 's.db'}")
