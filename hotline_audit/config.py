@@ -45,6 +45,15 @@ class BrowserSettings(BaseModel):
     viewport_width: int = 1280
     viewport_height: int = 800
     screenshot_max_height: int = Field(4000, description="crop very long pages")
+    screenshot_format: Literal["jpeg", "png"] = Field(
+        "jpeg", description="jpeg: under half png's encoding time in Chromium; text stays legible"
+    )
+    screenshot_quality: int = Field(80, ge=30, le=100, description="JPEG quality of screenshots")
+    reuse_renderers: bool = Field(
+        True,
+        description="a tab keeps one renderer process from site to site instead of a new one per "
+        "site (~10% less CPU in a round); tabs never share one, each is its own browser context",
+    )
 
 
 class DiscoverySettings(BaseModel):

@@ -39,6 +39,31 @@ MOBILE_CONTEXT: dict[str, Any] = {
 }
 
 
+# Chromium starts a renderer process for every new site. Past this limit it reuses one of the
+# same browser context (never another context's: each tab is its own context), so a tab keeps
+# its process from hotline to hotline. Site isolation is what would force a fresh process.
+REUSE_RENDERER_ARGS = ["--renderer-process-limit=1", "--disable-site-isolation-trials"]
+
+
+def launch_args(settings: BrowserSettings) -> list[str]:
+    return [*CHROMIUM_ARGS, *(REUSE_RENDERER_ARGS if settings.reuse_renderers else [])]
+
+
+@dataclass(frozen=True)
+class ShotFormat:
+    """How evidence screenshots are encoded: file suffix, media type, Playwright's options."""
+
+    suffix: str
+    media_type: str
+    options: dict[str, Any]
+
+
+def shot_format(settings: BrowserSettings) -> ShotFormat:
+    if settings.screenshot_format == "png":
+        return ShotFormat(".png", "image/png", {"type": "png"})
+    return ShotFormat(".jpg", "image/jpeg", {"type": "jpeg", "quality": settings.screenshot_quality})
+
+
 class BrowserUnavailable(RuntimeError):
     """Chromium could not be started: a problem of this machine, not of any hotline."""
 
@@ -103,7 +128,7 @@ class BrowserPool:
         try:
             self._browser = await self._pw.chromium.launch(
                 executable_path=exe,
-                args=CHROMIUM_ARGS,
+                args=launch_args(self.settings),
                 headless=True,
                 proxy={"server": self.proxy} if self.proxy else None,
             )

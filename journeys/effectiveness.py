@@ -89,7 +89,7 @@ from hotline_audit.scenarios import Scenario, pick_scenario
 from hotline_audit.workdays import add_workdays
 
 from . import citizen_js as js
-from .browser import Tab
+from .browser import ShotFormat, Tab, shot_format
 from .capture import Capture
 from .pageload import classify_browser_error, stop_loading
 from .stability import JourneyContext, evidence_record
@@ -391,17 +391,18 @@ class _Run:
 
     async def shot(self, name: str) -> str | None:
         """A screenshot with the persona masked in the page; None if the page would not."""
-        path = self._path(f"{name}.png")
+        fmt = shot_format(self.settings.browser)
+        path = self._path(name + fmt.suffix)
         try:
             async with asyncio.timeout(SCRIPT_TIMEOUT_S * 2):
                 size = await self.page.evaluate(MASK_AND_SIZE, [self._mask_pairs(), self._mask_patterns()])
                 try:
-                    await _page_shot(self.page, path, size, self.settings.browser.screenshot_max_height)
+                    await _page_shot(self.page, path, size, self.settings.browser.screenshot_max_height, fmt)
                 finally:
                     await self.page.evaluate(js.UNMASK)
         except (PlaywrightError, PlaywrightTimeout, TimeoutError):
             return None
-        return self._keep(path, "image/png")
+        return self._keep(path, fmt.media_type)
 
     async def snapshot(self, name: str) -> str | None:
         """The page's HTML, redacted (what was on the page, not what was typed)."""
@@ -433,13 +434,13 @@ MASK_AND_SIZE = (f"(args) => {{ ({js.MASK})(args); const d = document.documentEl
                  "return [d.clientWidth, d.scrollHeight]; }")
 
 
-async def _page_shot(page: Page, path: Path, size: list[int], max_height: int) -> None:
+async def _page_shot(page: Page, path: Path, size: list[int], max_height: int, fmt: ShotFormat) -> None:
     """The whole page (desktop or phone width, as ``MASK_AND_SIZE`` measured it), cropped at
     ``max_height``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
     clip = {"x": 0, "y": 0, "width": max(1, width), "height": max(1, min(height, max_height))}
-    await page.screenshot(path=str(path), full_page=True, clip=clip, timeout=15_000)
+    await page.screenshot(path=str(path), full_page=True, clip=clip, timeout=15_000, **fmt.options)
 
 
 async def _settle(run: _Run) -> None:

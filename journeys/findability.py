@@ -39,7 +39,7 @@ from hotline_audit.model import (
     Side,
 )
 
-from .browser import Tab
+from .browser import Tab, shot_format
 from .capture import Capture
 from .pageload import classify_browser_error, stop_loading
 from .stability import JourneyContext, evidence_record
@@ -665,15 +665,16 @@ class _Journey:
 
     async def shot(self, page: Page, name: str) -> str | None:
         """A viewport screenshot saved as evidence; its round-relative path."""
-        path = self.ctx.evidence_path(self.hotline.hotline_id, CHECK, _safe(self.prefix + name) + ".png")
+        fmt = shot_format(self.ctx.settings.browser)
+        path = self.ctx.evidence_path(self.hotline.hotline_id, CHECK, _safe(self.prefix + name) + fmt.suffix)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             async with asyncio.timeout(SHOT_TIMEOUT_S):
                 # caret as is: hiding it costs a style injection (~30 ms) and the caret is honest
-                await page.screenshot(path=str(path), timeout=SHOT_TIMEOUT_S * 1000, caret="initial")
+                await page.screenshot(path=str(path), timeout=SHOT_TIMEOUT_S * 1000, caret="initial", **fmt.options)
         except (PlaywrightError, TimeoutError):
             return None
-        record = evidence_record(self.ctx, self.hotline.hotline_id, CHECK, path, "image/png")
+        record = evidence_record(self.ctx, self.hotline.hotline_id, CHECK, path, fmt.media_type)
         self.evidence.append(record)
         return record.path
 

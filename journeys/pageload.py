@@ -15,7 +15,7 @@ from hotline_audit.config import BrowserSettings
 from hotline_audit.model import PageLoad, utcnow
 from hotline_audit.workdays import china_date
 
-from .browser import Tab
+from .browser import Tab, shot_format
 
 # Chromium network errors that mean our own side failed (proxy or browser), not the site.
 TOOL_SIDE_ERRORS = (
@@ -193,6 +193,6 @@ async def _screenshot(page: Page, path: Path, settings: BrowserSettings, height:
     path.parent.mkdir(parents=True, exist_ok=True)
     clip_height = max(1, min(height, settings.screenshot_max_height))
     await page.screenshot(
-        path=str(path), full_page=True, timeout=15000,
+        path=str(path), full_page=True, timeout=15000, **shot_format(settings).options,
         clip={"x": 0, "y": 0, "width": settings.viewport_width, "height": clip_height},
     )

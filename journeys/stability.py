@@ -14,7 +14,7 @@ from pathlib import Path
 from hotline_audit.config import Settings
 from hotline_audit.model import EvidenceFile, Hotline, StabilityObservation, TlsFacts
 
-from .browser import BrowserPool
+from .browser import BrowserPool, shot_format
 from .capture import Capture
 from .pageload import load_page
 from .probes import observe_tls, probe_series, tls_target
@@ -47,7 +47,8 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
         return obs, []
     evidence: list[EvidenceFile] = []
     cookies: dict[str, str] = {}
-    shot = ctx.evidence_path(hotline.hotline_id, "stability", "homepage.png")
+    fmt = shot_format(ctx.settings.browser)
+    shot = ctx.evidence_path(hotline.hotline_id, "stability", "homepage" + fmt.suffix)
     capture = Capture(ctx.evidence_path(hotline.hotline_id, "stability", "homepage"),
                       options=ctx.settings.evidence, check="stability")
     async with ctx.browser.tab(capture=capture) as tab:
@@ -55,7 +56,7 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
         if obs.page_load.ok:
             cookies = {c["name"]: c["value"] for c in await tab.context.cookies()}
     if obs.page_load.screenshot:
-        evidence.append(evidence_record(ctx, hotline.hotline_id, "stability", shot, "image/png"))
+        evidence.append(evidence_record(ctx, hotline.hotline_id, "stability", shot, fmt.media_type))
         obs.page_load.screenshot = evidence[-1].path
     evidence += capture.records(ctx.round_dir, hotline.hotline_id, "stability")
     # The TLS look runs beside the probes (one handshake or two): it adds no time to a round.

@@ -252,7 +252,7 @@ def test_ledger_keeps_no_persona_data(world):
     assert texts
     for path in texts:
         assert PERSONA.phone not in path.read_text(encoding="utf-8")
-    shots = list((world.settings.out / ROUND).rglob("*form-filled.png"))
+    shots = list((world.settings.out / ROUND).rglob("*form-filled.jpg"))
     assert len(shots) >= sum(1 for c in world.ledger.cases(ROUND) if c.state == SUBMITTED)
 
 

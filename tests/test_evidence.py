@@ -161,12 +161,12 @@ def test_cli_evidence_and_verify(tmp_path, monkeypatch):
 def test_pack_for_an_audited_simulated_hotline(stability_round, tmp_path):
     """A hotline audited through simweb (a real screenshot and observations) packs and verifies."""
     data = stability_round.data
-    with_shot = next(e.hotline_id for e in data.evidence if e.path.endswith(".png"))
+    with_shot = next(e.hotline_id for e in data.evidence if e.path.endswith(".jpg"))
     assert with_shot in {p.hotline_id for p in build_population(1, 24)}
     blob = build_pack(data, stability_round.round_dir, with_shot, score_stored(data))
     assert verify_pack(write(tmp_path, blob)).ok
     files = members(blob)
-    assert any(n.endswith(".png") and body.startswith(b"\x89PNG") for n, body in files.items())
+    assert any(n.endswith(".jpg") and body.startswith(b"\xff\xd8\xff") for n, body in files.items())
     assert json.loads(files["observations.json"])["stability"]["probes"]
     assert not any(n in body for body in files.values() for n in NEEDLES)
 

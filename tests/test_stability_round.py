@@ -74,12 +74,12 @@ def test_timings_console_errors_and_failed_requests_are_recorded(stability_round
 
 
 def test_screenshots_are_evidence_with_hashes(stability_round):
-    shots = [e for e in stability_round.data.evidence if e.media_type == "image/png"]
+    shots = [e for e in stability_round.data.evidence if e.media_type == "image/jpeg"]
     with_site = [p for p in build_population(SEED, COUNT) if p.host]
     assert len(shots) >= len(with_site) - 2  # hung/looping sites may show nothing to capture
     for e in shots:
         data = (stability_round.round_dir / e.path).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert data[:3] == b"\xff\xd8\xff"  # JPEG, the default format
         assert hashlib.sha256(data).hexdigest() == e.sha256
     ok = [v for v in stability_round.data.verdicts if v.verdict == "ok"]
-    assert all(v.evidence and Path(v.evidence[0]).suffix == ".png" for v in ok)
+    assert all(v.evidence and Path(v.evidence[0]).suffix == ".jpg" for v in ok)
