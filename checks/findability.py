@@ -379,6 +379,15 @@ def _statuses(attempts: list[QueryAttempt], questions: list[Question], rules: Fi
     return [_status(q, by_q.get(q.id, []), rules, today) for q in questions]
 
 
+def answers(attempt: QueryAttempt, question: Question, rules: FindabilityRules, today: date) -> bool:
+    """Whether this one attempt answers ``question``: a relevant hit among its first results (all
+    of a list a citizen browses). The journey uses it not to ask a question again."""
+    if attempt.outcome != "results" or attempt.side == "tool":
+        return False
+    hits = attempt.hits if attempt.browsed else attempt.hits[:rules.top_results]
+    return any(relevance(hit, question, rules, today)[0] for hit in hits)
+
+
 def _status(q: Question, attempts: list[QueryAttempt], rules: FindabilityRules,
             today: date) -> _Status:
     query = next((a.query for a in attempts if a.query), None)

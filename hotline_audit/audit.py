@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from checks.findability import judge_findability
+from checks.findability import answers, judge_findability
 from checks.stability import judge_stability
 from crawler.known import known_channels
 from journeys.browser import BrowserPool
@@ -134,10 +134,13 @@ async def audit_hotline(ctx: JourneyContext, hotline: Hotline, checks: tuple[str
             # The same questions for a hotline every time the round is run (and re-run).
             questions = pick_questions(bank if bank is not None else load_questions(), hotline.hotline_id,
                                        round_name, rules.questions_per_hotline)
-            found, evidence = await observe_findability(ctx, hotline, result.channels, questions)
+            today = china_today()
+            found, evidence = await observe_findability(
+                ctx, hotline, result.channels, questions,
+                answered=lambda question, attempt: answers(attempt, question, rules, today))
             result.observations["findability"] = found.model_dump(mode="json")
             result.evidence.extend(evidence)
-            result.verdicts.append(judge_findability(found, questions, rules, china_today()))
+            result.verdicts.append(judge_findability(found, questions, rules, today))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

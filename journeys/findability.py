@@ -564,11 +564,18 @@ async def _eval(frame: Frame, script: str, arg: Any = None, timeout_s: float = 2
 # -- the journey ------------------------------------------------------------------------------
 
 
+# Whether one attempt answers its question, by the judging rule (checks.findability.answers).
+Answered = Callable[[Any, QueryAttempt], bool]
+VIA_ORDER = {"search": 0, "knowledge_base": 1, "robot": 2}  # the site search first: it answers most
+
+
 class _Journey:
     """One site (the website, or the WeChat H5 site) in one tab."""
 
-    def __init__(self, ctx: JourneyContext, hotline: Hotline, tab: Tab, prefix: str) -> None:
+    def __init__(self, ctx: JourneyContext, hotline: Hotline, tab: Tab, prefix: str,
+                 answered: Answered | None = None) -> None:
         self.ctx = ctx
+        self.answered = answered
         self.hotline = hotline
         self.tab = tab
         self.prefix = prefix
@@ -753,7 +760,22 @@ class _Journey:
 
     # asking
 
+    def still_open(self, questions: Sequence[QuestionLike]) -> Sequence[QuestionLike]:
+        """The questions no entry point within reach has answered yet; the first question when
+        all were, so that each entry still shows whether it answers at all. (The check takes a
+        question's first answer, so asking an answered one again cannot change a verdict.)"""
+        if self.answered is None:
+            return questions
+        left = [q for q in questions if not any(a.question_id == q.id and self.answers(a, q) for a in self.attempts)]
+        return left or questions[:1]
+
+    def answers(self, attempt: QueryAttempt, question: QuestionLike) -> bool:
+        point = self.entry_of(attempt).point
+        within = point.reachable and point.clicks is not None and point.clicks <= self.rules.max_clicks
+        return within and self.answered is not None and self.answered(question, attempt)
+
     async def ask_all(self, entry: _Entry, questions: Sequence[QuestionLike]) -> None:
+        questions = self.still_open(questions)
         if entry.via == "robot":
             await self.ask_robot(entry, questions)
         elif entry.via == "knowledge_base":
@@ -1123,7 +1145,7 @@ class _Journey:
             if ok:
                 self.allowed_hosts.add(_host(self.tab.page.url))
                 await self.find_entries(self.tab.page.url)
-            for entry in list(self.entries):
+            for entry in sorted(self.entries, key=lambda e: VIA_ORDER[e.via]):
                 await self.ask_all(entry, questions)
             await self.ask_unlinked(channels, questions)
         except _ToolFailure as exc:
@@ -1166,12 +1188,12 @@ def _search_works(obs: FindabilityObservation) -> bool:
 
 async def _observe_site(ctx: JourneyContext, hotline: Hotline, home: str, channels: list[Channel],
                         questions: Sequence[QuestionLike], obs: FindabilityObservation,
-                        evidence: list[EvidenceFile], mobile: bool) -> str | None:
+                        evidence: list[EvidenceFile], mobile: bool, answered: Answered | None) -> str | None:
     capture = Capture(ctx.evidence_path(hotline.hotline_id, CHECK, "h5-journey" if mobile else "journey"),
                       options=ctx.settings.evidence, check=CHECK)
     try:
         async with ctx.browser.tab(mobile=mobile, capture=capture) as tab:
-            journey = _Journey(ctx, hotline, tab, "h5-" if mobile else "")
+            journey = _Journey(ctx, hotline, tab, "h5-" if mobile else "", answered)
             try:
                 return await journey.run(home, channels, questions)
             finally:
@@ -1187,8 +1209,13 @@ async def _observe_site(ctx: JourneyContext, hotline: Hotline, home: str, channe
 
 
 async def observe_findability(ctx: JourneyContext, hotline: Hotline, channels: list[Channel],
-                              questions: Sequence[QuestionLike]) -> tuple[FindabilityObservation, list[EvidenceFile]]:
+                              questions: Sequence[QuestionLike], answered: Answered | None = None,
+                              ) -> tuple[FindabilityObservation, list[EvidenceFile]]:
     """Ask ``questions`` through every search box, knowledge base and robot a citizen can reach.
+
+    With ``answered`` (the judging rule for one attempt), a later entry point is not asked what
+    an earlier one already answered: the site search goes first, then knowledge bases, then
+    robots, and each is asked at least one question.
 
     ``channels`` are discovery's for this hotline. Where the website has no working search and
     discovery found a WeChat H5 site, the H5 site is tried too, on a phone with WeChat's user
@@ -1200,10 +1227,12 @@ async def observe_findability(ctx: JourneyContext, hotline: Hotline, channels: l
     h5_host = _host(h5)
     if website:
         own = [c for c in channels if not h5_host or _host(c.value) != h5_host or h5_host == _host(website)]
-        obs.tool_error = await _observe_site(ctx, hotline, website, own, questions, obs, evidence, mobile=False)
+        obs.tool_error = await _observe_site(ctx, hotline, website, own, questions, obs, evidence, mobile=False,
+                                              answered=answered)
         if obs.tool_error:
             return obs, evidence
     if h5 and not _search_works(obs):
         on_h5 = [c for c in channels if _host(c.value) == h5_host]
-        obs.tool_error = await _observe_site(ctx, hotline, h5, on_h5, questions, obs, evidence, mobile=True)
+        obs.tool_error = await _observe_site(ctx, hotline, h5, on_h5, questions, obs, evidence, mobile=True,
+                                              answered=answered)
     return obs, evidence

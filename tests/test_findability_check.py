@@ -12,6 +12,7 @@ from checks.findability import (
     NO_SUBJECT,
     RELEVANT,
     STALE,
+    answers,
     judge_findability,
     relevance,
 )
@@ -300,6 +301,19 @@ def test_any_entry_point_may_answer():
     v = judge(observe(atts, [ep(), ep("robot", robot, clicks=2)]))
     assert v.verdict == "ok" and v.metrics["questions_answered"] == 4
     assert v.metrics["answered_via"] == "robot" and "智能问答" in v.reason
+
+
+def test_one_attempt_answers_by_the_same_rule_as_the_verdict():
+    """What the journey asks of the rule before asking a question elsewhere."""
+    q = ASKED[0]
+    assert answers(answered(q), q, RULES, TODAY)
+    assert not answers(answered(q), ASKED[1], RULES, TODAY)  # another question's answer
+    assert not answers(attempt(q, [OFF_TOPIC, STALE_HIT]), q, RULES, TODAY)
+    assert not answers(attempt(q, [OFF_TOPIC] * 10 + [ANSWERS[q.id]]), q, RULES, TODAY)  # 11th
+    assert answers(attempt(q, [OFF_TOPIC] * 10 + [ANSWERS[q.id]]).model_copy(update={"browsed": True}),
+                   q, RULES, TODAY)
+    assert not answers(answered(q).model_copy(update={"side": "tool"}), q, RULES, TODAY)
+    assert not answers(answered(q).model_copy(update={"outcome": "timeout"}), q, RULES, TODAY)
 
 
 def test_a_browsed_knowledge_base_list_counts_whole_a_search_only_its_first_page():

@@ -191,6 +191,31 @@ def test_a_new_tab_search_keeps_its_results_tab_for_the_next_question(simweb, tm
     assert len(opened) == 1 and left == 1  # one results tab, closed when the journey ended
 
 
+def test_a_question_answered_is_not_asked_again_elsewhere(simweb, tmp_path):
+    """With the judging rule at hand, the search goes first and the knowledge base and robot
+    are asked only what it left open; when nothing is left open, one question each."""
+    p = SMALL["form_get"]  # search, knowledge base and robot
+    settings = load_settings(None, proxy=simweb, out=tmp_path, browser={"contexts": 1})
+    by_search = {q.id for q in TOPIC_QUESTIONS[:3]}
+
+    async def main(answered):
+        async with BrowserPool(settings.browser, simweb) as pool:
+            ctx = JourneyContext(settings, pool, tmp_path / "r", asyncio.Semaphore(4))
+            obs, _ = await observe_findability(ctx, hotline_of(p), channels_of(p), TOPIC_QUESTIONS, answered)
+            return obs
+
+    obs = asyncio.run(main(lambda q, a: a.via == "search" and q.id in by_search))
+    assert [a.via for a in obs.attempts][:len(TOPIC_QUESTIONS)] == ["search"] * len(TOPIC_QUESTIONS)
+    left = [q.id for q in TOPIC_QUESTIONS[3:]]
+    assert [a.question_id for a in attempts(obs, "knowledge_base")] == left
+    assert [a.question_id for a in attempts(obs, "robot")] == left
+    obs = asyncio.run(main(lambda q, a: a.outcome == "results"))
+    assert len(attempts(obs, "search")) == len(TOPIC_QUESTIONS)
+    first = [TOPIC_QUESTIONS[0].id]
+    assert [a.question_id for a in attempts(obs, "knowledge_base")] == first
+    assert [a.question_id for a in attempts(obs, "robot")] == first
+
+
 def test_results_carry_snippets_and_dates_as_shown(small):
     obs = small[0]["form_get"][0]
     hit = attempts(obs, "search")[0].hits[0]
