@@ -1,9 +1,36 @@
-"""Shared by the bench scripts: peak memory of a process tree."""
+"""Shared by the bench scripts: peak memory of a process tree, discovery's channels (cached)."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from hotline_audit.config import Settings
+from hotline_audit.discovery import run_discovery, with_discovered_websites
+from hotline_audit.model import Channel, Hotline
+
+
+def discover(hotlines: list[Hotline], settings: Settings, out: Path, cache: Path | None
+             ) -> tuple[list[Hotline], dict[str, list[Channel]], float]:
+    """The hotlines (with the websites discovery found), discovery's channels per hotline and
+    the seconds it took: 0 when read from ``cache`` (the crawl is not what a journey bench
+    measures; a missing cache file is written)."""
+    if cache and cache.exists():
+        raw = json.loads(cache.read_text())
+        channels = {h: [Channel(**c) for c in cs] for h, cs in raw.items()}
+        took = 0.0
+    else:
+        t0 = time.perf_counter()
+        channels = dict(run_discovery(hotlines, settings, out / "discovery").channels)
+        took = time.perf_counter() - t0
+        if cache:
+            cache.write_text(json.dumps({h: [c.model_dump(mode="json") for c in cs] for h, cs in channels.items()}))
+    found = SimpleNamespace(channels=channels)  # only its channels are read
+    return with_discovered_websites(hotlines, found), channels, took  # type: ignore[arg-type]
 
 
 class TreeRss:

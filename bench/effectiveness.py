@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -27,13 +26,12 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
-from bench._common import TreeRss, simweb_pids  # noqa: E402
+from bench._common import TreeRss, discover, simweb_pids  # noqa: E402
 from fixtures.simweb import build_population, gold_rows, registry_hotlines  # noqa: E402
 from hotline_audit.audit import RoundPlan, run_round  # noqa: E402
 from hotline_audit.config import load_settings  # noqa: E402
-from hotline_audit.discovery import run_discovery, with_discovered_websites  # noqa: E402
 from hotline_audit.ledger import Ledger  # noqa: E402
-from hotline_audit.model import Channel, Hotline, Verdict, VerdictStatus  # noqa: E402
+from hotline_audit.model import Hotline, Verdict, VerdictStatus  # noqa: E402
 from hotline_audit.simweb_process import simweb_process  # noqa: E402
 from hotline_audit.store import HotlineResult, Store  # noqa: E402
 from journeys.browser import BrowserPool  # noqa: E402
@@ -51,20 +49,6 @@ def clock(proxy: str, advance_days: int | None = None) -> datetime:
         if advance_days:
             c.post("http://simweb.test/_clock", json={"advance_days": advance_days}).raise_for_status()
         return datetime.fromisoformat(c.get("http://simweb.test/_clock").json()["now"])
-
-
-def discover(hotlines: list[Hotline], settings, out: Path, cache: Path | None) -> tuple[dict, float]:
-    """Discovery's channels per hotline (from ``cache`` when it exists: the crawl is not what
-    this bench measures)."""
-    if cache and cache.exists():
-        raw = json.loads(cache.read_text())
-        return {h: [Channel(**c) for c in cs] for h, cs in raw.items()}, 0.0
-    t0 = time.perf_counter()
-    found = dict(run_discovery(hotlines, settings, out / "discovery").channels)
-    took = time.perf_counter() - t0
-    if cache:
-        cache.write_text(json.dumps({h: [c.model_dump(mode="json") for c in cs] for h, cs in found.items()}))
-    return found, took
 
 
 async def recheck(settings, store: Store, now: datetime) -> list[RecheckResult]:
@@ -102,8 +86,7 @@ def main() -> None:
                                                 "captcha_mode": "ocr", "sms_wait_s": 12.0},
                                  **({"evidence": {"wacz": False, "har": False, "trace": False}}
                                     if args.no_capture else {}))
-        channels, discovery_s = discover(hotlines, settings, out, args.channels)
-        hotlines = with_discovered_websites(hotlines, _websites(channels))
+        hotlines, channels, discovery_s = discover(hotlines, settings, out, args.channels)
         store = Store(settings.db)
         run_id = store.begin_round(ROUND, hotlines, tool_version="bench", config_hash="", settings={},
                                    registry="bench", proxy=proxy)
@@ -156,11 +139,6 @@ def main() -> None:
     for p in EFFECTIVENESS_PROBLEMS:
         (c, of), (gc, gof) = ours[p], theirs[p]
         print(f"{p:14} {c:4}/{of:<4} {c / max(1, of):6.2%}   {gc:4}/{gof:<4} {gc / max(1, gof):6.2%}")
-
-
-def _websites(channels: dict[str, list[Channel]]):
-    """``with_discovered_websites`` wants a Discovery; only its channels are read."""
-    return type("Found", (), {"channels": channels})()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 discovery, seconds per portal, questions asked per second, peak RSS of the process tree, and
 agreement with gold. Discovery runs first and is timed apart.
 
-    .venv/bin/python bench/findability.py [--count 344] [--contexts 2] [--no-archive]
+    .venv/bin/python bench/findability.py [--count 344] [--contexts 2] [--no-archive] [--channels cache.json]
 
 ``--no-archive`` switches the WACZ/HAR capture off, to see what it costs in the same session.
 """
@@ -20,12 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import TreeRss, simweb_pids  # noqa: E402
+from _common import TreeRss, discover, simweb_pids  # noqa: E402
 
 from fixtures.simweb import build_population, gold_rows, registry_hotlines  # noqa: E402
 from hotline_audit.audit import RoundPlan, run_round  # noqa: E402
 from hotline_audit.config import load_settings  # noqa: E402
-from hotline_audit.discovery import run_discovery, with_discovered_websites  # noqa: E402
 from hotline_audit.simweb_process import simweb_process  # noqa: E402
 from hotline_audit.store import Store  # noqa: E402
 
@@ -36,6 +35,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--contexts", type=int, default=2)
     ap.add_argument("--no-archive", action="store_true", help="no WACZ/HAR capture")
+    ap.add_argument("--channels", type=Path, help="cache discovery's channels in this JSON file")
     args = ap.parse_args()
     portals = build_population(args.seed, args.count)
     hotlines = registry_hotlines(portals)
@@ -44,14 +44,11 @@ def main() -> None:
         settings = load_settings(None, proxy=proxy, out=out, db=f"sqlite:///{tmp}/b.db",
                                  browser={"contexts": args.contexts},
                                  evidence={"wacz": not args.no_archive, "har": not args.no_archive})
-        t0 = time.perf_counter()
-        found = run_discovery(hotlines, settings, out)
-        discovery_s = time.perf_counter() - t0
-        hotlines = with_discovered_websites(hotlines, found)
+        hotlines, channels, discovery_s = discover(hotlines, settings, out, args.channels)
         store = Store(settings.db)
         run_id = store.begin_round("bench", hotlines, tool_version="bench", config_hash="", settings={},
                                    registry="bench", proxy=proxy)
-        plan = RoundPlan("bench", hotlines, settings, "bench", checks=("findability",), channels=dict(found.channels))
+        plan = RoundPlan("bench", hotlines, settings, "bench", checks=("findability",), channels=channels)
         with TreeRss(simweb_pids()) as rss:
             t0 = time.perf_counter()
             asyncio.run(run_round(plan, store, run_id))
@@ -64,7 +61,7 @@ def main() -> None:
     searched = sum(1 for h in got if data.observations.get((h, "findability"), {}).get("attempts"))
     agree = sum(1 for h in gold if got.get(h) == gold[h])
     print(f"{args.count} hotlines, {searched} with something to ask; {args.contexts} browser contexts; 2 cores")
-    print(f"discovery {discovery_s:.1f} s (not counted below)")
+    print(f"discovery {discovery_s:.1f} s (not counted below{'; cached channels' if not discovery_s else ''})")
     print(f"findability wall {wall:.1f} s · {wall / max(1, searched):.2f} s per portal searched · "
           f"{asked / wall:.1f} attempts/s ({asked} attempts)")
     print(f"peak RSS {rss.peak / 2**20:.0f} MiB (audit + Chromium; simweb excluded)")

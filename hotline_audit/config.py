@@ -49,6 +49,9 @@ class BrowserSettings(BaseModel):
         "jpeg", description="jpeg: under half png's encoding time in Chromium; text stays legible"
     )
     screenshot_quality: int = Field(80, ge=30, le=100, description="JPEG quality of screenshots")
+    extra_args: list[str] = Field(
+        default_factory=list, description="more Chromium switches, after the project's own"
+    )
     reuse_renderers: bool = Field(
         True,
         description="a tab keeps one renderer process from site to site instead of a new one per "

@@ -46,7 +46,7 @@ REUSE_RENDERER_ARGS = ["--renderer-process-limit=1", "--disable-site-isolation-t
 
 
 def launch_args(settings: BrowserSettings) -> list[str]:
-    return [*CHROMIUM_ARGS, *(REUSE_RENDERER_ARGS if settings.reuse_renderers else [])]
+    return [*CHROMIUM_ARGS, *(REUSE_RENDERER_ARGS if settings.reuse_renderers else []), *settings.extra_args]
 
 
 @dataclass(frozen=True)

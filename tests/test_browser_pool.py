@@ -34,6 +34,7 @@ async def serve(host: str) -> tuple[web.AppRunner, str]:
 def test_settings_choose_the_launch_flags_and_screenshot_encoding():
     assert set(REUSE_RENDERER_ARGS) <= set(launch_args(BrowserSettings()))
     assert not set(REUSE_RENDERER_ARGS) & set(launch_args(BrowserSettings(reuse_renderers=False)))
+    assert launch_args(BrowserSettings(extra_args=["--lang=zh-CN"]))[-1] == "--lang=zh-CN"
     assert shot_format(BrowserSettings()).options == {"type": "jpeg", "quality": 80}
     png = shot_format(BrowserSettings(screenshot_format="png"))
     assert (png.suffix, png.media_type, png.options) == (".png", "image/png", {"type": "png"})
