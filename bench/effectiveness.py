@@ -4,7 +4,7 @@ time of each, cases/s, peak RSS, agreement with gold and the report's problem ra
 reports.scoring, as ``hotline-audit report`` does) from our verdicts beside gold's. Discovery
 runs first and is timed apart.
 
-    .venv/bin/python bench/effectiveness.py [--count 344] [--contexts 2] [--channels cache.json] [--no-capture]
+    .venv/bin/python bench/effectiveness.py [--count 344] [--contexts 3] [--channels cache.json] [--no-capture]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve
 from bench._common import TreeRss, discover, simweb_pids  # noqa: E402
 from fixtures.simweb import build_population, gold_rows, registry_hotlines  # noqa: E402
 from hotline_audit.audit import RoundPlan, run_round  # noqa: E402
-from hotline_audit.config import load_settings  # noqa: E402
+from hotline_audit.config import BrowserSettings, load_settings  # noqa: E402
 from hotline_audit.ledger import Ledger  # noqa: E402
 from hotline_audit.model import Hotline, Verdict, VerdictStatus  # noqa: E402
 from hotline_audit.simweb_process import simweb_process  # noqa: E402
@@ -70,7 +70,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=344)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--contexts", type=int, default=2)
+    ap.add_argument("--contexts", type=int, default=BrowserSettings().contexts)
     ap.add_argument("--channels", type=Path, help="cache discovery's channels in this JSON file")
     ap.add_argument("--no-capture", action="store_true", help="no WACZ/HAR/trace per tab (screenshots only)")
     args = ap.parse_args()

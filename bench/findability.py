@@ -2,7 +2,7 @@
 discovery, seconds per portal, questions asked per second, peak RSS of the process tree, and
 agreement with gold. Discovery runs first and is timed apart.
 
-    .venv/bin/python bench/findability.py [--count 344] [--contexts 2] [--no-archive] [--channels cache.json]
+    .venv/bin/python bench/findability.py [--count 344] [--contexts 3] [--no-archive] [--channels cache.json]
 
 ``--no-archive`` switches the WACZ/HAR capture off, to see what it costs in the same session.
 """
@@ -24,7 +24,7 @@ from _common import TreeRss, discover, simweb_pids  # noqa: E402
 
 from fixtures.simweb import build_population, gold_rows, registry_hotlines  # noqa: E402
 from hotline_audit.audit import RoundPlan, run_round  # noqa: E402
-from hotline_audit.config import load_settings  # noqa: E402
+from hotline_audit.config import BrowserSettings, load_settings  # noqa: E402
 from hotline_audit.simweb_process import simweb_process  # noqa: E402
 from hotline_audit.store import Store  # noqa: E402
 
@@ -33,7 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=344)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--contexts", type=int, default=2)
+    ap.add_argument("--contexts", type=int, default=BrowserSettings().contexts)
     ap.add_argument("--no-archive", action="store_true", help="no WACZ/HAR capture")
     ap.add_argument("--channels", type=Path, help="cache discovery's channels in this JSON file")
     args = ap.parse_args()

@@ -29,7 +29,7 @@ from hotline_audit.config import Settings, load_settings  # noqa: E402
 from hotline_audit.model import Hotline  # noqa: E402
 from hotline_audit.simweb_process import simweb_process  # noqa: E402
 from hotline_audit.store import Store  # noqa: E402
-from journeys.browser import BrowserPool  # noqa: E402
+from journeys.browser import BrowserPool, shot_format  # noqa: E402
 from journeys.pageload import load_page  # noqa: E402
 from journeys.probes import make_client, probe_once, uses_proxy  # noqa: E402
 
@@ -40,7 +40,7 @@ async def naive(hotlines: list[Hotline], settings: Settings, round_dir: Path) ->
             if not h.website:
                 continue
             tab = await pool._new_tab()  # a fresh context and page per site
-            await load_page(tab, h.website, settings.browser, round_dir / f"{h.hotline_id}.png")
+            await load_page(tab, h.website, settings.browser, round_dir / f"{h.hotline_id}{shot_format(settings.browser).suffix}")
             await tab.context.close()
             async with make_client(settings.proxy, settings.probe.timeout_s) as client:
                 for _ in range(settings.probe.count):

@@ -1,7 +1,8 @@
 """One Chromium for a round, a few contexts each with one reused page.
 
 Reusing pages is ~5x faster than a new page per URL on these machines (DESIGN §7), and more
-than two contexts per core made it slower, so the pool is small and pages are recycled.
+than two contexts per core made it slower, so the pool is small (3 on 2 cores by default: the
+search and submission journeys wait on sites) and pages are recycled.
 """
 
 from __future__ import annotations
