@@ -4,10 +4,12 @@ the library. Bad input exits with code 2 before anything is written."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections import Counter
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -39,6 +41,43 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML file of s
 SeedOpt = Annotated[int, typer.Option("--seed", help="Population seed")]
 CountOpt = Annotated[int, typer.Option("--count", min=1, help="Number of simulated hotlines")]
 SIMWEB_COUNT = 344  # = fixtures.simweb.DEFAULT_COUNT, the 2021 audit; not imported, to keep --help fast
+
+
+def run_interruptibly(coro: Coroutine[Any, Any, object]) -> None:
+    """``asyncio.run`` where Ctrl-C always ends in KeyboardInterrupt. asyncio's own handler
+    loses a Ctrl-C that lands as the round is finishing (the last hotline, its browser killed by
+    the same signal, was saved as a tool error and the round passed for finished). Like
+    asyncio's, the first Ctrl-C cancels the round; a second one interrupts at once."""
+    pressed = False
+
+    async def main() -> None:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+
+        def on_sigint(signum: int, frame: object) -> None:
+            nonlocal pressed
+            if pressed:
+                raise KeyboardInterrupt
+            pressed = True  # at once, in the signal handler: no race with the round's end
+            task.cancel()
+            loop.call_soon_threadsafe(lambda: None)  # wake the loop
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            await coro
+        except asyncio.CancelledError:
+            if not pressed:
+                raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:  # the cancel landed as main() returned
+        if not pressed:
+            raise
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -171,7 +210,7 @@ def run_audit(plan: RoundPlan, discover_first: bool = True, resume: bool = False
                 summary = " ".join(f"{k}:{n}" for k, n in sorted(tally.items()))
                 progress.update(task, advance=1, tally=summary)
 
-            asyncio.run(run_round(plan, store, run_id, on_done))
+            run_interruptibly(run_round(plan, store, run_id, on_done))
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -344,7 +383,7 @@ def recheck(
     try:
         if due_count:  # no browser for nothing
             with progress:
-                asyncio.run(run())
+                run_interruptibly(run())
     except KeyboardInterrupt:
         code = 130
         err.print(f"[yellow]Interrupted.[/] {sum(tally.values())} cases rechecked and saved; "

@@ -1,6 +1,7 @@
 """Our own failures are never a hotline's: proxy gone → tool_error; Ctrl-C → a clean stop
 and a round that can be rerun."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import time
 import pytest
 
 from fixtures.simweb import build_population, registry_rows
+from hotline_audit.cli import run_interruptibly
 from hotline_audit.config import load_settings
 from hotline_audit.files import csv_bytes
 from hotline_audit.store import Store
@@ -89,3 +91,32 @@ def test_ctrl_c_stops_cleanly_and_the_round_can_be_rerun(tmp_path, simweb):
     assert redo.returncode == 0, redo.stderr
     assert "already audited" not in redo.stderr
     assert db.load_round("r1").done == {p.hotline_id for p in portals}
+
+
+def test_a_ctrl_c_as_the_round_ends_is_not_lost():
+    """The signal lands after the round's last await: still an interruption (exit 130), not a
+    finished round; a Ctrl-C mid-round stops it; no Ctrl-C, no interruption."""
+    async def ends_as_ctrl_c_comes():
+        os.kill(os.getpid(), signal.SIGINT)
+
+    async def ends_anyway():  # the last hotline saved its browser's death as a tool error
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            pass
+
+    async def long_round():
+        asyncio.get_running_loop().call_later(0.2, os.kill, os.getpid(), signal.SIGINT)
+        await asyncio.sleep(30)
+
+    async def quiet_round():
+        await asyncio.sleep(0)
+
+    for coro in (ends_as_ctrl_c_comes(), ends_anyway(), long_round()):
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            run_interruptibly(coro)
+        assert time.monotonic() - t0 < 10
+    run_interruptibly(quiet_round())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
