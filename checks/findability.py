@@ -379,13 +379,17 @@ def _statuses(attempts: list[QueryAttempt], questions: list[Question], rules: Fi
     return [_status(q, by_q.get(q.id, []), rules, today) for q in questions]
 
 
-def answers(attempt: QueryAttempt, question: Question, rules: FindabilityRules, today: date) -> bool:
-    """Whether this one attempt answers ``question``: a relevant hit among its first results (all
-    of a list a citizen browses). The journey uses it not to ask a question again."""
+def _judged_hits(attempt: QueryAttempt, rules: FindabilityRules) -> list[SearchHit]:
+    """The hits an attempt is judged on: a search's first results, all of a list a citizen
+    browses; none when the site showed no results or our side failed."""
     if attempt.outcome != "results" or attempt.side == "tool":
-        return False
-    hits = attempt.hits if attempt.browsed else attempt.hits[:rules.top_results]
-    return any(relevance(hit, question, rules, today)[0] for hit in hits)
+        return []
+    return attempt.hits if attempt.browsed else attempt.hits[:rules.top_results]
+
+
+def answers(attempt: QueryAttempt, question: Question, rules: FindabilityRules, today: date) -> bool:
+    """Whether this one attempt answers ``question`` (the journey uses it not to ask again)."""
+    return any(relevance(hit, question, rules, today)[0] for hit in _judged_hits(attempt, rules))
 
 
 def _status(q: Question, attempts: list[QueryAttempt], rules: FindabilityRules,
@@ -393,10 +397,7 @@ def _status(q: Question, attempts: list[QueryAttempt], rules: FindabilityRules,
     query = next((a.query for a in attempts if a.query), None)
     reasons: Counter[str] = Counter()
     for a in attempts:
-        if a.outcome != "results" or a.side == "tool":
-            continue
-        # A search is judged on its first results; a list a citizen browses, on all of it.
-        for hit in a.hits if a.browsed else a.hits[:rules.top_results]:
+        for hit in _judged_hits(a, rules):
             ok, why = relevance(hit, q, rules, today)
             if ok:
                 return _Status(q, "answered", "已答出", "answered", a.via, query)

@@ -89,9 +89,9 @@ from hotline_audit.scenarios import Scenario, pick_scenario
 from hotline_audit.workdays import add_workdays
 
 from . import citizen_js as js
-from .browser import ShotFormat, Tab, shot_format
+from .browser import Tab, shot_format
 from .capture import Capture
-from .pageload import classify_browser_error, stop_loading
+from .pageload import classify_browser_error, full_page_shot, stop_loading
 from .stability import JourneyContext, evidence_record
 from .verification import (
     CaptchaSolver,
@@ -395,9 +395,9 @@ class _Run:
         path = self._path(name + fmt.suffix)
         try:
             async with asyncio.timeout(SCRIPT_TIMEOUT_S * 2):
-                size = await self.page.evaluate(MASK_AND_SIZE, [self._mask_pairs(), self._mask_patterns()])
-                try:
-                    await _page_shot(self.page, path, size, self.settings.browser.screenshot_max_height, fmt)
+                width, height = await self.page.evaluate(MASK_AND_SIZE, [self._mask_pairs(), self._mask_patterns()])
+                try:  # the whole page, desktop or phone width as measured
+                    await full_page_shot(self.page, path, self.settings.browser, height, width)
                 finally:
                     await self.page.evaluate(js.UNMASK)
         except (PlaywrightError, PlaywrightTimeout, TimeoutError):
@@ -432,15 +432,6 @@ class _Run:
 # Mask and measure in one script: each round trip to a busy page costs (a shot per stage).
 MASK_AND_SIZE = (f"(args) => {{ ({js.MASK})(args); const d = document.documentElement; "
                  "return [d.clientWidth, d.scrollHeight]; }")
-
-
-async def _page_shot(page: Page, path: Path, size: list[int], max_height: int, fmt: ShotFormat) -> None:
-    """The whole page (desktop or phone width, as ``MASK_AND_SIZE`` measured it), cropped at
-    ``max_height``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    width, height = size
-    clip = {"x": 0, "y": 0, "width": max(1, width), "height": max(1, min(height, max_height))}
-    await page.screenshot(path=str(path), full_page=True, clip=clip, timeout=15_000, **fmt.options)
 
 
 async def _settle(run: _Run) -> None:

@@ -157,7 +157,7 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
             # evidence, but scripts are not evaluated (a half-loaded page may never answer).
             try:
                 async with asyncio.timeout(5):
-                    await _screenshot(page, screenshot, settings, settings.viewport_height)
+                    await full_page_shot(page, screenshot, settings, settings.viewport_height)
                     result.screenshot = str(screenshot)
             except (PlaywrightError, TimeoutError):
                 pass
@@ -184,15 +184,18 @@ async def _observe_content(page: Page, result: PageLoad, settings: BrowserSettin
     )
     if screenshot is not None:
         height = await page.evaluate("() => document.documentElement.scrollHeight")
-        await _screenshot(page, screenshot, settings, int(height or settings.viewport_height))
+        await full_page_shot(page, screenshot, settings, int(height or settings.viewport_height))
         result.screenshot = str(screenshot)
 
 
-async def _screenshot(page: Page, path: Path, settings: BrowserSettings, height: int) -> None:
-    """Full page, cropped at ``screenshot_max_height`` so endless pages stay small."""
+async def full_page_shot(page: Page, path: Path, settings: BrowserSettings, height: int,
+                         width: int | None = None) -> None:
+    """Full page (``width`` wide, the viewport's by default), cropped at ``screenshot_max_height``
+    so endless pages stay small; encoded as ``settings`` say."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clip_height = max(1, min(height, settings.screenshot_max_height))
+    clip_width = max(1, width) if width is not None else settings.viewport_width
     await page.screenshot(
         path=str(path), full_page=True, timeout=15000, **shot_format(settings).options,
-        clip={"x": 0, "y": 0, "width": settings.viewport_width, "height": clip_height},
+        clip={"x": 0, "y": 0, "width": clip_width, "height": clip_height},
     )
