@@ -59,6 +59,11 @@ class BrowserSettings(BaseModel):
         description="a tab keeps one renderer process from site to site instead of a new one per "
         "site (~10% less CPU in a round); tabs never share one, each is its own browser context",
     )
+    small_windows: bool = Field(
+        True,
+        description="shrink each tab's invisible headless window to 100x100: Chromium redraws it "
+        "while a page loads; pages still see the full viewport and are captured whole",
+    )
 
 
 class DiscoverySettings(BaseModel):

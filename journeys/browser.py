@@ -174,6 +174,8 @@ class BrowserPool:
         options.update(context_options)
         context = await self._browser.new_context(**options)
         page = await context.new_page()
+        if self.settings.small_windows:
+            await shrink_window(context, page)
         events = PageEvents()
         _listen(page, events)
         return Tab(context, page, events, mobile=mobile)
@@ -245,6 +247,30 @@ class BrowserPool:
                 pass
         # Browser gone: put the dead tab back so waiters fail fast instead of hanging.
         self._give_back(tab)
+
+
+# Headless Chromium still composites each tab's window (tab strip, toolbar, the page's pixels)
+# and redraws it ~35 times a second while the loading animation turns: the browser process
+# used 30% of a submission round's CPU, mostly on windows nobody sees. The cost follows the
+# window's area. The page keeps the viewport Playwright emulates (layout, media queries, lazy
+# loading, screenshots unchanged). A minimized window would cost less, but there full-page
+# screenshots, and clicks on a page just loaded, wait 1-2 s for frames.
+SMALL_WINDOW = {"width": 100, "height": 100}
+
+
+async def shrink_window(context: BrowserContext, page: Page) -> bool:
+    """Make the headless window that holds ``page`` small (``SMALL_WINDOW``). False where the
+    browser has no windows (headless shell) or refused: a saving only, never a failure."""
+    try:
+        cdp = await context.new_cdp_session(page)
+        try:
+            window = await cdp.send("Browser.getWindowForTarget")
+            await cdp.send("Browser.setWindowBounds", {"windowId": window["windowId"], "bounds": SMALL_WINDOW})
+        finally:
+            await cdp.detach()
+    except Exception:
+        return False
+    return True
 
 
 async def _halt_recording(recorder: Recorder, save: bool) -> bool:

@@ -1289,6 +1289,7 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
     run = _Run(ctx, hotline, persona, _new_obs(hotline, scenario, title, body), _Clock(now))
     entry = _channel_entry(hotline, channels)
     mobile = bool(entry and entry.mobile)
+    tracked = False
     for _ in range(3):
         want_mobile = False
         capture = Capture(ctx.evidence_path(hotline.hotline_id, CHECK, f"{run.prefix}{'h5-' if mobile else ''}submit"),
@@ -1304,6 +1305,13 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
                     want_mobile = True
                 elif entry is not None:
                     case = await _flow(run, ledger, case, entry, scenario, inbox, solver)
+                    if case.state == SUBMITTED:
+                        # The first look at progress, in this tab (one borrow, one archive),
+                        # logged out as every later look is.
+                        await tab.context.clear_cookies()
+                        await _look_up(run, case)
+                        ledger.record_check(case, run.obs, now=run.now())
+                        tracked = True
             except _WantMobile:
                 want_mobile = True
             except (PlaywrightError, PlaywrightTimeout) as exc:
@@ -1320,22 +1328,30 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
             entry = replace(entry, mobile=True)
     if entry is None:
         case = _stopped(run, ledger, case)
-    if case.state == SUBMITTED:
+    if case.state == SUBMITTED and not tracked:  # the tab broke after the receipt was kept
         await _check_progress(run, ledger, case)
     return run.obs, run.evidence
 
 
+async def _look_up(run: _Run, case: Case) -> None:
+    """One look at the case's progress in the current tab; a browser failure is recorded as
+    the tool's."""
+    try:
+        await _track(run, case.track_url or run.track_url, case.receipt)
+    except (PlaywrightError, PlaywrightTimeout) as exc:
+        run.obs.progress.append(ProgressCheck(checked_at=run.now(), url=case.track_url, shown=False,
+                                              side="tool", error=str(exc).splitlines()[0][:300]))
+
+
 async def _track_case(run: _Run, case: Case) -> None:
-    """One look at the case's progress, in the kind of browser it was filed with."""
+    """One look at the case's progress in a tab of its own, in the kind of browser it was filed
+    with."""
     capture = Capture(run.ctx.evidence_path(run.hotline.hotline_id, CHECK, f"{run.prefix}track"),
                       secrets=run.persona, options=run.settings.evidence, check=CHECK)
     async with run.ctx.browser.tab(mobile=case.channel == "h5", capture=capture) as tab:
         run.tab = tab
         try:
-            await _track(run, case.track_url or run.track_url, case.receipt)
-        except (PlaywrightError, PlaywrightTimeout) as exc:
-            run.obs.progress.append(ProgressCheck(checked_at=run.now(), url=case.track_url, shown=False,
-                                                  side="tool", error=str(exc).splitlines()[0][:300]))
+            await _look_up(run, case)
         finally:
             run.tab = None
     for path, media_type in capture.saved:
