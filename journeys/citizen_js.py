@@ -109,6 +109,38 @@ SCAN_FORM = "() => {" + _COMMON + r"""
   return { fields: out, submit: !!submit, sms: !!sms, captchaImg: !!img };
 }"""
 
+# What a person clicks for another captcha image: a 换一张/看不清 control next to it, else the
+# image itself (most sites reload it on click) unless the image sits in a link that leaves.
+# Marks it ``data-ha-b=captcha-refresh``; returns the image's src, for a reload when no click helps.
+CAPTCHA_REFRESH = "() => {" + _COMMON + r"""
+  document.querySelectorAll('[data-ha-b=captcha-refresh]').forEach(e => e.removeAttribute('data-ha-b'));
+  const img = document.querySelector('[data-ha-img=captcha]');
+  if (!img) return null;
+  const AGAIN = /换一张|换一个|看不清|刷新|点击更换|换张|refresh|change/i;
+  const short = e => clean(e.innerText || e.title || '').length <= 12;
+  let control = null;
+  for (let up = img.parentElement, n = 0; up && n < 3 && !control; up = up.parentElement, n++)
+    control = [...up.querySelectorAll('a, button, span, [role=button], [onclick]')]
+      .find(e => e !== img && shown(e) && !e.contains(img) && short(e) && AGAIN.test(clean(e.innerText || e.title || '')));
+  const link = img.closest('a[href]');
+  if (!control && !(link && /^https?:/.test(link.href))) control = img;
+  if (control) control.setAttribute('data-ha-b', 'captcha-refresh');
+  return img.currentSrc || img.src || '';
+}"""
+
+# Load the captcha image's src again, past any cache (what the sites' own click handlers do).
+RELOAD_IMAGE = r"""el => new Promise(done => {
+  const u = new URL(el.currentSrc || el.src, location.href);
+  u.searchParams.set('_ha', String(Date.now()));
+  el.addEventListener('load', () => done(true), { once: true });
+  el.addEventListener('error', () => done(false), { once: true });
+  setTimeout(() => done(false), 5000);
+  el.removeAttribute('srcset'); el.src = u.href;
+})"""
+
+# The image has finished loading (a click starts a new load; read it only once it is in).
+IMAGE_READY = "el => el.complete && el.naturalWidth > 0"
+
 # Visible links: text (or title/alt), absolute href, target.
 LINKS = "() => {" + _COMMON + r"""
   return [...document.querySelectorAll('a[href]')].filter(shown).map(a => ({

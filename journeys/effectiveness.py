@@ -109,6 +109,8 @@ CHECK = "effectiveness"
 CRASH_ENV = "HOTLINE_AUDIT_CRASH_AT"
 CHINA_TZ = timezone(timedelta(hours=8))
 CAPTCHA_TRIES = 4  # OCR misreads now and then; a site that refuses four answers is refusing
+CAPTCHA_READS = 3  # images OCR may look at for one answer (it refuses ones it cannot read)
+CAPTCHA_REFRESH_POLLS = 8  # 2 s for a clicked captcha to show its new image
 NAV_PATIENCE = 2  # times the navigation timeout a person waits for one click's pages
 SCRIPT_TIMEOUT_S = 10.0  # a page that answers no script within this long is stuck
 REACTION_S = 1.5  # a press that starts no request within this long did nothing (yet)
@@ -348,6 +350,7 @@ class _Run:
     track_url: str | None = None
     intent_day: date | None = None  # China date of the last press, when reconciling
     taken: set[str] = field(default_factory=set)  # case numbers the ledger already holds
+    captcha_seen: bytes | None = None  # the last captcha image answered
 
     @property
     def page(self) -> Page:
@@ -689,6 +692,47 @@ async def _solve(solver: CaptchaSolver, png: bytes) -> tuple[str | None, str, bo
     return None, "", asked
 
 
+async def _fresh_captcha(page: Page, old: bytes) -> bytes | None:
+    """Another captcha image, as a person gets one: click 换一张 or the image, else load its
+    src again. None when the image stays the same."""
+    img = page.locator('[data-ha-img="captcha"]').first
+    try:
+        src = await page.evaluate(js.CAPTCHA_REFRESH)
+        if src is None:
+            return None
+        control = page.locator('[data-ha-b="captcha-refresh"]').first
+        if await control.count():
+            await control.click(timeout=3000)
+            for _ in range(CAPTCHA_REFRESH_POLLS):  # the click's new image takes a request
+                await page.wait_for_timeout(250)
+                if await img.evaluate(js.IMAGE_READY):
+                    png = await img.screenshot(timeout=5000)
+                    if png != old:
+                        return png
+        if str(src).startswith(("http:", "https:")) and await img.evaluate(js.RELOAD_IMAGE):
+            png = await img.screenshot(timeout=5000)
+            return png if png != old else None
+    except (PlaywrightError, PlaywrightTimeout):
+        pass  # the page moved on or the image went: nothing more to read
+    return None
+
+
+async def _read_captcha(run: _Run, solver: CaptchaSolver, png: bytes) -> tuple[str | None, str, bool]:
+    """Solve the image; when OCR can make nothing of it, ask for another image and try that,
+    as a person squinting at an unreadable one does. A person asked is not asked again."""
+    if png == run.captcha_seen:  # the site kept the image it just refused: that answer is spent
+        png = await _fresh_captcha(run.page, png) or png
+    answer, who, asked = await _solve(solver, png)
+    for _ in range(CAPTCHA_READS - 1):
+        fresh = None if answer or asked else await _fresh_captcha(run.page, png)
+        if fresh is None:
+            break
+        png = fresh
+        answer, who, asked = await _solve(solver, png)
+    run.captcha_seen = png
+    return answer, who, asked
+
+
 async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: SubmitStage) -> bool:
     """Read the image captcha and type the answer; False (with the reason recorded) when no
     answer could be had."""
@@ -698,7 +742,7 @@ async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: Su
     if png is None:
         run.fail(stage, "验证码图片无法读取", "tool")
         return False
-    answer, who, asked = await _solve(solver, png)
+    answer, who, asked = await _read_captcha(run, solver, png)
     run.obs.captcha_solver = who or run.obs.captcha_solver
     if not answer:
         if stage == "captcha":

@@ -1,0 +1,181 @@
+"""Another captcha image when OCR cannot read one, got the way a person gets it: the 换一张
+link, a click on the image, or failing those the image's address loaded again. Every case
+runs in one browser (one module fixture); the tests read what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiohttp import web
+from PIL import Image
+
+from hotline_audit.config import BrowserSettings
+from journeys import citizen_js as js
+from journeys.browser import BrowserPool
+from journeys.effectiveness import _fresh_captcha, _read_captcha
+from journeys.verification import OperatorCaptchaSolver
+
+pytestmark = pytest.mark.browser
+
+FORM = ("<!doctype html><title>{name}</title><form><label>姓名 <input name=name></label>"
+        "<label>验证码 <input name=captcha></label>{img}<button type=submit>提交</button></form>")
+IMAGES = {
+    # the site's own "换一张" link; the image itself does nothing when clicked
+    "link": "<img id=c src='{src}'><a href='javascript:void(0)' onclick=\"c.src='{src}?t='+Date.now()\">看不清？换一张</a>",
+    # the image reloads itself when clicked
+    "click": "<img id=c src='{src}' onclick=\"this.src='{src}?t='+Date.now()\">",
+    # no handler at all: only loading the address again gives a new image
+    "plain": "<img id=c src='{src}'>",
+    # the image is a link to another page: clicking it would leave the form
+    "leaves": "<a href='/elsewhere'><img id=c src='{src}'></a>",
+    # drawn once into a data: URL, nothing refreshes it
+    "stuck": "<img id=c src='{data}'>",
+}
+
+
+def png(n: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (80, 30), ((n * 70) % 256, 120, 200)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class Squinting:
+    """OCR that cannot read the first ``blind`` images it is shown."""
+
+    def __init__(self, blind: int) -> None:
+        self.blind, self.shown = blind, []
+
+    async def solve(self, image: bytes) -> str | None:
+        self.shown.append(image)
+        return None if len(self.shown) <= self.blind else "AB12"
+
+
+@dataclass
+class Outcome:
+    value: Any
+    first: bytes
+    fetches: Counter[str]  # image requests: "all", and "busted" ones with a query
+    src: str  # the image's address at the end
+    url: str  # the page's address at the end
+
+
+Body = Callable[[Any, bytes], Awaitable[Any]]
+
+
+async def fresh(page, first):
+    return await _fresh_captcha(page, first)
+
+
+def reading(ocr, seen_first: bool = False) -> Body:
+    async def body(page, first):
+        run = SimpleNamespace(page=page, captcha_seen=first if seen_first else None)
+        answer = await _read_captcha(run, ocr, first)
+        return answer, ocr, run.captcha_seen
+    return body
+
+
+def cases(tmp: Path) -> dict[str, tuple[str, Body]]:
+    return {
+        **{f"fresh-{name}": (name, fresh) for name in IMAGES},
+        "read-swaps": ("plain", reading(Squinting(blind=2))),
+        "read-gives-up": ("click", reading(Squinting(blind=99))),
+        "read-spent": ("link", reading(Squinting(blind=0), seen_first=True)),
+        # the operator had their chance (no terminal here, so no answer): no more images
+        "read-operator": ("plain", reading(OperatorCaptchaSolver(tmp, 1))),
+    }
+
+
+async def run_cases(tmp: Path) -> dict[str, Outcome]:
+    fetches: dict[str, Counter[str]] = {}
+
+    async def image(request: web.Request) -> web.Response:
+        seen = fetches.setdefault(request.match_info["case"], Counter())
+        seen["all"] += 1
+        seen["busted"] += bool(request.query)
+        return web.Response(body=png(seen["all"]), content_type="image/png",
+                            headers={"Cache-Control": "max-age=3600"})  # a cache must not hide the new one
+
+    async def page(request: web.Request) -> web.Response:
+        case = request.match_info["case"]
+        data = "data:image/png;base64," + base64.b64encode(png(0)).decode()
+        img = IMAGES[todo[case][0]].replace("{src}", f"/img/{case}").replace("{data}", data)
+        return web.Response(text=FORM.format(name=case, img=img), content_type="text/html")
+
+    todo = cases(tmp)
+    app = web.Application()
+    app.router.add_get("/img/{case}", image)
+    app.router.add_get("/form/{case}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    out: dict[str, Outcome] = {}
+    try:
+        async with BrowserPool(BrowserSettings(contexts=1)) as pool:
+            for case, (_, body) in todo.items():
+                async with pool.tab() as tab:
+                    p = tab.page
+                    await p.goto(f"{base}/form/{case}")
+                    assert (await p.evaluate(js.SCAN_FORM))["captchaImg"]
+                    first = await p.locator('[data-ha-img="captcha"]').first.screenshot()
+                    value = await body(p, first)
+                    out[case] = Outcome(value, first, fetches.get(case, Counter()),
+                                        await p.eval_on_selector("#c", "e => e.src"), p.url)
+    finally:
+        await runner.cleanup()
+    return out
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    return asyncio.run(run_cases(tmp_path_factory.mktemp("captcha")))
+
+
+@pytest.mark.parametrize("name,how", [("link", "?t="), ("click", "?t="), ("plain", "?_ha="), ("leaves", "?_ha=")])
+def test_another_image_the_way_the_page_offers_it(outcomes, name, how):
+    o = outcomes[f"fresh-{name}"]
+    assert o.value is not None and o.value != o.first
+    assert o.fetches == Counter(all=2, busted=1)
+    assert how in o.src  # the site's own control where it has one, else the address again
+    assert o.url.endswith(f"/form/fresh-{name}")  # still on the form: nothing navigated away
+
+
+def test_an_image_nothing_refreshes_gives_none(outcomes):
+    o = outcomes["fresh-stuck"]
+    assert o.value is None and o.url.endswith("/form/fresh-stuck")
+
+
+def test_unreadable_images_are_swapped_until_one_reads(outcomes):
+    o = outcomes["read-swaps"]
+    answer, ocr, seen = o.value
+    assert answer == ("AB12", "ocr", False)
+    assert len(set(ocr.shown)) == 3 and o.fetches["all"] == 3
+    assert seen == ocr.shown[-1]  # remembered: if the site refuses it, that image is spent
+
+
+def test_ocr_gives_up_after_three_images(outcomes):
+    o = outcomes["read-gives-up"]
+    answer, ocr, _ = o.value
+    assert answer == (None, "", False) and len(ocr.shown) == 3 and o.fetches["all"] == 3
+
+
+def test_an_image_already_answered_is_swapped_before_reading(outcomes):
+    """A site that refused an answer but kept its image: that image's answer is spent."""
+    o = outcomes["read-spent"]
+    answer, ocr, _ = o.value
+    assert answer[0] == "AB12" and ocr.shown[0] != o.first and o.fetches["all"] == 2
+
+
+def test_a_person_is_not_shown_another_image(outcomes):
+    o = outcomes["read-operator"]
+    answer, _, _ = o.value
+    assert answer == (None, "", True) and o.fetches["all"] == 1
