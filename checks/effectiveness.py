@@ -24,13 +24,14 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 
 import jieba
 
 from hotline_audit.config import EffectivenessSettings
 from hotline_audit.model import StageFailure, SubmissionObservation, Verdict, VerdictStatus
-from hotline_audit.workdays import add_workdays, china_date
+from hotline_audit.workdays import ExtraDays, add_workdays, china_date
 
 CHECK = "effectiveness"
 jieba.setLogLevel(logging.WARNING)
@@ -176,6 +177,12 @@ def reply_window(case_type: str | None, settings: EffectivenessSettings) -> int:
     return days.get(case_type or "", max(days.values(), default=15))
 
 
+def reply_due(submitted: date, case_type: str | None, settings: EffectivenessSettings) -> date:
+    """The last day of the reply window, in working days from the China date of submission."""
+    extra = ExtraDays.of(settings.holidays, settings.makeup_workdays)
+    return add_workdays(submitted, reply_window(case_type, settings), extra)
+
+
 def judge_effectiveness(obs: SubmissionObservation | None, settings: EffectivenessSettings) -> Verdict:
     windows = "、".join(f"{k}{v}个工作日" for k, v in settings.reply_workdays.items())
     rule = (f"依次判定: 无提交入口/收不到验证码/注册失败/验证码/表单报错为无法提交; 查询页不显示办理进度为"
@@ -243,7 +250,7 @@ def _after_submission(obs: SubmissionObservation, settings: EffectivenessSetting
     submitted = obs.submitted_at or obs.observed_at
     day = china_date(submitted)
     window = reply_window(obs.case_type, settings)
-    due = add_workdays(day, window)
+    due = reply_due(day, obs.case_type, settings)
     metrics: dict[str, object] = {"submitted": day.isoformat(), "case_type": obs.case_type,
                                   "reply_workdays": window, "due_date": due.isoformat(),
                                   "case_number": obs.receipt.get("number")}

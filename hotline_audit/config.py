@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -110,6 +111,12 @@ class EffectivenessSettings(BaseModel):
         default_factory=lambda: {"咨询": 5, "投诉": 10, "求助": 10, "建议": 10},
         description="working days a hotline has to reply, per case type; an unknown type gets "
         "the longest of these (waiting longer never accuses falsely)")
+    holidays: list[date] = Field(
+        default_factory=list, description="days off (放假) chinese-calendar does not know yet, from "
+        "the State Council's notice, e.g. [2027-01-01]; they take precedence over it")
+    makeup_workdays: list[date] = Field(
+        default_factory=list, description="weekend days that are worked (调休上班) chinese-calendar "
+        "does not know yet; they take precedence over it")
     sms_inbox_url: str | None = Field(
         None, description="GET URL of an SMS inbox returning JSON messages, with {phone}; "
         "{proxy} stands for the round's proxy (simweb: {proxy}/_sms?phone={phone}); without it "

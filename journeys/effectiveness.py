@@ -57,7 +57,7 @@ from checks.effectiveness import (
     NUMBER_LABELS,
     judge_effectiveness,
     parse_receipt,
-    reply_window,
+    reply_due,
 )
 from crawler.extract import load_lexicon
 from hotline_audit.config import Settings
@@ -86,7 +86,6 @@ from hotline_audit.model import (
 )
 from hotline_audit.personas import Persona, load_persona, redact
 from hotline_audit.scenarios import Scenario, pick_scenario
-from hotline_audit.workdays import add_workdays
 
 from . import citizen_js as js
 from .browser import Tab, shot_format
@@ -1164,7 +1163,7 @@ async def _read_outcome(run: _Run, problems: list[str]) -> _Outcome:
 
 
 def _due(run: _Run, submitted_at: datetime) -> date:
-    return add_workdays(china_date(submitted_at), reply_window(run.obs.case_type, run.settings.effectiveness))
+    return reply_due(china_date(submitted_at), run.obs.case_type, run.settings.effectiveness)
 
 
 def _accept(run: _Run, ledger: Ledger, case: Case, receipt: dict[str, str], text: str,

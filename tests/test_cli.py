@@ -138,3 +138,23 @@ def test_simweb_commands_default_to_the_full_population():
     from hotline_audit.cli import SIMWEB_COUNT
 
     assert SIMWEB_COUNT == DEFAULT_COUNT
+
+
+def test_our_warnings_read_as_one_line_for_the_auditor(monkeypatch, capsys):
+    """A year past the holiday calendar is said plainly (no source path); others' warnings keep
+    Python's form."""
+    import warnings
+
+    from hotline_audit import cli
+    from hotline_audit.workdays import CalendarFallbackWarning
+
+    python_shown: list[str] = []
+    monkeypatch.setattr(warnings, "showwarning", lambda message, category, *rest: python_shown.append(
+        f"{category.__name__}: {message}"))  # Python's own display, restored after the test
+    cli._every_command()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("chinese-calendar has no holiday data for 2099", CalendarFallbackWarning, stacklevel=1)
+        warnings.warn("something else", DeprecationWarning, stacklevel=1)
+    assert capsys.readouterr().err.splitlines() == ["warning: chinese-calendar has no holiday data for 2099"]
+    assert python_shown == ["DeprecationWarning: something else"]

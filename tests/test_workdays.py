@@ -12,8 +12,11 @@ from datetime import date, timedelta
 import chinese_calendar
 import pytest
 
+from checks.effectiveness import reply_due
+from hotline_audit.config import load_settings
 from hotline_audit.workdays import (
     CalendarFallbackWarning,
+    ExtraDays,
     add_workdays,
     is_workday,
     workdays_between,
@@ -83,3 +86,35 @@ def test_inside_the_calendar_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert add_workdays(date(2026, 9, 28), 10) == date(2026, 10, 16)
+
+
+def test_days_the_auditor_adds_fill_a_year_the_calendar_lacks():
+    later = max(chinese_calendar.constants.holidays).year + 1
+    new_year = date(later, 1, 1)
+    saturday = next(date(later, 2, d) for d in range(1, 8) if date(later, 2, d).weekday() == 5)
+    extra = ExtraDays.of(holidays=[new_year], workdays=[saturday])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the auditor gave that year: no warning
+        assert not is_workday(new_year, extra)
+        assert is_workday(saturday, extra)
+        assert not is_workday(saturday + timedelta(days=1), extra)  # Sunday: weekends still off
+        assert add_workdays(saturday - timedelta(days=1), 1, extra) == saturday
+        first_week = [date(later, 1, d) for d in range(2, 8)]
+        assert workdays_between(new_year - timedelta(days=1), date(later, 1, 7), extra) == \
+            sum(d.weekday() < 5 for d in first_week)
+    with pytest.warns(CalendarFallbackWarning, match="effectiveness.holidays"):
+        is_workday(date(later + 1, 3, 1), extra)  # a year nobody gave
+
+
+def test_added_days_take_precedence_and_reach_the_reply_window():
+    extra = ExtraDays.of(holidays=[date(2026, 10, 8)])  # say the notice were corrected
+    assert not is_workday(date(2026, 10, 8), extra)
+    assert add_workdays(date(2026, 9, 30), 1, extra) == date(2026, 10, 9)
+    def due(**added: list[str]) -> date:
+        return reply_due(date(2026, 9, 30), "咨询", load_settings(None, effectiveness=added).effectiveness)
+
+    assert load_settings(None, effectiveness={"holidays": ["2026-10-08"]}).effectiveness.holidays == [date(2026, 10, 8)]
+    # 咨询: 5 working days from 30 September
+    assert due() == date(2026, 10, 13)  # 8, 9, 10 (make-up Saturday), 12, 13
+    assert due(holidays=["2026-10-08"]) == date(2026, 10, 14)  # 9, 10, 12, 13, 14
+    assert due(holidays=["2026-10-08"], makeup_workdays=["2026-10-11"]) == date(2026, 10, 13)  # 9, 10, 11, 12, 13
