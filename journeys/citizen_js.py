@@ -118,12 +118,14 @@ CAPTCHA_REFRESH = "() => {" + _COMMON + r"""
   if (!img) return null;
   const AGAIN = /换一张|换一个|看不清|刷新|点击更换|换张|refresh|change/i;
   const short = e => clean(e.innerText || e.title || '').length <= 12;
+  const leaves = e => { const a = e.closest('a[href]');  // href="#" and javascript: stay put
+    return !!a && /^https?:/.test(a.href) && !a.getAttribute('href').startsWith('#'); };
   let control = null;
   for (let up = img.parentElement, n = 0; up && n < 3 && !control; up = up.parentElement, n++)
     control = [...up.querySelectorAll('a, button, span, [role=button], [onclick]')]
-      .find(e => e !== img && shown(e) && !e.contains(img) && short(e) && AGAIN.test(clean(e.innerText || e.title || '')));
-  const link = img.closest('a[href]');
-  if (!control && !(link && /^https?:/.test(link.href))) control = img;
+      .find(e => e !== img && shown(e) && !e.contains(img) && !leaves(e) && short(e)
+        && AGAIN.test(clean(e.innerText || e.title || '')));
+  if (!control && !leaves(img)) control = img;
   if (control) control.setAttribute('data-ha-b', 'captcha-refresh');
   return img.currentSrc || img.src || '';
 }"""
