@@ -131,7 +131,6 @@ def plan_round(registry: Path, round_name: str, settings: Settings, hotlines: st
         rounds.check_proxy(settings.proxy)
         plan = rounds.RoundPlan(round_name=round_name, hotlines=entries, settings=settings,
                                 registry=str(registry), checks=checks)
-        rounds.check_output_dir(plan.round_dir)
         if "effectiveness" in checks:
             from journeys.effectiveness import submissions_allowed
 
@@ -139,6 +138,7 @@ def plan_round(registry: Path, round_name: str, settings: Settings, hotlines: st
             if not allowed:
                 raise rounds.AuditInputError(message)
             err.print(message, highlight=False)
+        rounds.check_output_dir(plan.round_dir)  # the last check: it creates the folder
     except RegistryError as exc:
         err.print(f"[bold red]error:[/] registry {exc.path} is not usable:", highlight=False)
         for problem in exc.problems[:50]:
@@ -163,9 +163,13 @@ def audit(
     db: DbOpt = None,
     config: ConfigOpt = None,
     resume: ResumeOpt = False,
+    allow_submit: Annotated[bool, typer.Option(
+        "--allow-submit", help="Really file complaints on real hotline sites (needs a real persona_file; "
+        "the number to be filed is shown first). simweb needs no permission")] = False,
 ) -> None:
     """Run an audit round: discover every hotline's channels, then every check."""
-    settings = settings_from(config, proxy=proxy, out=out_dir, db=db)
+    settings = settings_from(config, proxy=proxy, out=out_dir, db=db,
+                             effectiveness={"allow_submit": True} if allow_submit else None)
     plan = plan_round(registry, round_name, settings, hotlines, only)
     raise typer.Exit(run_audit(plan, resume=resume))
 

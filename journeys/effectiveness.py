@@ -172,8 +172,8 @@ def submissions_allowed(settings: Settings, hotlines: Iterable[Hotline]) -> tupl
         return True, f"将在模拟站点提交 {len(with_site)} 件诉求 (simweb only: {len(with_site)} complaints)"
     eff = settings.effectiveness
     if not eff.allow_submit:
-        return False, (f"{len(real)} 个热线是真实网站：未开启 effectiveness.allow_submit，不会提交 "
-                       f"({len(real)} real hotline sites; set effectiveness.allow_submit to file complaints)")
+        return False, (f"{len(real)} 个热线是真实网站：未加 --allow-submit（或 effectiveness.allow_submit），不会提交 "
+                       f"({len(real)} real hotline sites; add --allow-submit to file one complaint on each)")
     if eff.persona_file is None:
         return False, (f"{len(real)} 个真实网站需要真实身份(persona_file)，测试身份不得向真实热线提交 "
                        "(a real persona file is required to submit to real hotlines)")

@@ -72,6 +72,18 @@ def test_unreachable_proxy(workdir):
     assert_nothing_written(workdir)
 
 
+def test_filing_on_real_sites_needs_allow_submit_and_a_real_persona(workdir):
+    """Refused before anything is fetched or written, saying how many sites are real."""
+    (workdir / "real.csv").write_text(
+        "hotline_id,name,province,city,website\nnj,南京12345,江苏省,南京,http://www.nj12345.gov.cn/\n"
+        "sim,模拟12345,江苏省,模拟,http://www.sim12345.gov.cn.test/\n", encoding="utf-8")
+    r = audit("--registry", "real.csv", "--round", "r1", "--only", "effectiveness")
+    assert r.exit_code == 2 and "1 real hotline sites" in r.output and "--allow-submit" in r.output
+    r = audit("--registry", "real.csv", "--round", "r1", "--only", "effectiveness", "--allow-submit")
+    assert r.exit_code == 2 and "persona" in r.output  # the test persona never files on a real site
+    assert_nothing_written(workdir)
+
+
 def test_bad_round_name(workdir):
     r = audit("--registry", "registry.csv", "--round", "../etc")
     assert r.exit_code == 2 and "plain name" in r.output
