@@ -4,6 +4,8 @@ the library. Bad input exits with code 2 before anything is written."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import signal
 import sys
 import warnings
@@ -423,6 +425,55 @@ def recheck(
                           f"({r['pool_zh']}; 待定 undetermined {r['undetermined']})", highlight=False)
     if code:
         raise typer.Exit(code)
+
+
+@app.command("sms-relay")
+def sms_relay(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on")] = 8099,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: reachable from the phone on the LAN)")] = "0.0.0.0",
+    token: Annotated[str | None, typer.Option("--token", help="Secret the forwarder must send [default: a new random one]")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="The persona's number, for messages posted without one")] = None,
+) -> None:
+    """Receive the persona phone's SMS from a forwarder app, so rounds read the codes unattended."""
+    import secrets
+    import socket
+
+    from journeys.verification import SmsRelay, extract_code
+
+    token = token or secrets.token_urlsafe(12)
+
+    def received(m: dict[str, Any]) -> None:
+        sign = re.search(r"【[^】]{1,20}】", m["text"])
+        what = "验证码" if extract_code(m["text"]) else "短信"
+        out.print(f"{m['received_at'].astimezone():%H:%M:%S} 收到{what} {sign.group(0) if sign else ''} "
+                  f"({len(relay.messages)} so far)", highlight=False)
+
+    relay = SmsRelay(token, phone=phone, on_message=received)
+
+    async def serve() -> None:
+        bound = await relay.start(host, port)
+        lan = host
+        if host in ("0.0.0.0", ""):  # the machine's own addresses, as the phone would reach it
+            with contextlib.suppress(OSError):
+                lan = next((a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+                            if not str(a[4][0]).startswith("127.")), "<this computer's IP>")
+        out.print(f"Forwarder app (转发地址, POST JSON or form): http://{lan}:{bound}/sms?token={token}",
+                  highlight=False)
+        local = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        out.print("Settings for the audit (配置):\n  effectiveness: {sms_inbox_url: "
+                  f"'http://{local}:{bound}/sms?phone={{phone}}&token={token}'}}", highlight=False)
+        out.print("Waiting for messages; Ctrl-C stops.", highlight=False)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await relay.stop()
+
+    try:
+        run_interruptibly(serve())
+    except KeyboardInterrupt:
+        out.print(f"Stopped; {len(relay.messages)} messages received.")
+    except OSError as exc:  # the port is taken, say
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 # -- simweb -----------------------------------------------------------------------------------

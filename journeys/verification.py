@@ -18,7 +18,7 @@ import hashlib
 import re
 import string
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -208,8 +208,9 @@ class SmsRelay:
     to ``/sms?token=…``; ``GET /sms?phone=…&token=…`` returns them as simweb's ``/_sms`` does,
     so ``HttpSmsInbox`` reads both alike. The token keeps strangers from planting codes."""
 
-    def __init__(self, token: str, phone: str | None = None, naive_tz: timezone = CHINA_TZ) -> None:
-        self.token, self.phone, self.naive_tz = token, phone, naive_tz
+    def __init__(self, token: str, phone: str | None = None, naive_tz: timezone = CHINA_TZ,
+                 on_message: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.token, self.phone, self.naive_tz, self.on_message = token, phone, naive_tz, on_message
         self.messages: list[dict[str, Any]] = []
         self.app = web.Application()
         self.app.router.add_route("*", "/sms", self.handle)
@@ -228,6 +229,8 @@ class SmsRelay:
                 m["to"] = m["to"] or self.phone
                 m["received_at"] = m["received_at"] or datetime.now(UTC)
                 self.messages.append(m)
+                if self.on_message:
+                    self.on_message(m)
             return web.json_response({"ok": True})
         phone = _digits(request.query.get("phone", ""))
         return web.json_response([

@@ -170,3 +170,38 @@ def test_our_warnings_read_as_one_line_for_the_auditor(monkeypatch, capsys):
         warnings.warn("something else", DeprecationWarning, stacklevel=1)
     assert capsys.readouterr().err.splitlines() == ["warning: chinese-calendar has no holiday data for 2099"]
     assert python_shown == ["DeprecationWarning: something else"]
+
+
+def test_sms_relay_command_takes_a_forwarders_post_and_serves_it_to_the_inbox(tmp_path):
+    """What an auditor runs beside a round: the printed settings line is the inbox to use."""
+    import asyncio
+    import re
+    import signal
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+
+    from journeys.verification import HttpSmsInbox
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hotline_audit", "sms-relay", "--host", "127.0.0.1",
+                             "--port", str(port), "--token", "s3cret"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not lines or "Waiting" not in lines[-1]:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            lines.append(line)
+        forwarder = re.search(r"(http://\S+/sms\?token=s3cret)", "".join(lines)).group(1)
+        inbox_url = re.search(r"sms_inbox_url: '([^']+)'", "".join(lines)).group(1)
+        before = datetime.now(UTC) - timedelta(seconds=1)
+        with httpx.Client(trust_env=False) as c:
+            assert c.post(forwarder, json={"content": "【淄博12345】您的验证码为 482913"}).json() == {"ok": True}
+        code = asyncio.run(HttpSmsInbox(inbox_url, poll_s=0.1).wait_for_code("13800000000", before, 3))
+        assert code == "482913"
+        assert "收到验证码 【淄博12345】" in proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "1 messages received" in rest
