@@ -14,17 +14,37 @@ const clean = s => (s || '').replace(/\s+/g, ' ').trim();
 const ownText = el => { const c = el.cloneNode(true);
   c.querySelectorAll('select, textarea, option, input, button, script').forEach(n => n.remove());
   return clean(c.textContent); };
+const ITEM = '.form-item, [class*=form-item], [class*=form-group], [class*=field]';
 const labelOf = el => {
   const t = [];
   if (el.id) { const l = document.querySelector('label[for="' + CSS.escape(el.id) + '"]'); if (l) t.push(ownText(l)); }
   const wrap = el.closest('label'); if (wrap) t.push(ownText(wrap));
   const prev = el.previousElementSibling;
   if (prev && !prev.matches('input, select, textarea, button, img')) t.push(clean(prev.innerText).slice(0, 30));
-  const cell = el.closest('td, dd, .form-item, .el-form-item__content');
+  const cell = el.closest('td, dd');
   if (cell && cell.previousElementSibling) t.push(clean(cell.previousElementSibling.innerText).slice(0, 30));
+  // UI kits: the label is elsewhere in the field's item (layui, Ant, a cascader's row), or the
+  // item's previous sibling (Element's __content after its __label). Only when nothing closer.
+  for (let item = el.parentElement?.closest(ITEM), n = 0; item && n < 3 && !clean(t.join('')); item = item.parentElement?.closest(ITEM), n++) {
+    const lab = [...item.querySelectorAll('label, [class*=label], [class*=title]')]
+      .find(l => !l.contains(el) && !l.querySelector('input, select, textarea') && clean(l.innerText));
+    const prevText = item.previousElementSibling && !item.previousElementSibling.querySelector('input, select, textarea')
+      ? clean(item.previousElementSibling.innerText) : '';
+    t.push(lab ? clean(lab.innerText).slice(0, 30) : prevText.slice(0, 30));
+  }
   t.push(el.placeholder || '', el.getAttribute('aria-label') || '', el.title || '');
   return clean(t.join(' '));
 };
+// A drop-down drawn by a UI kit (Element, layui, Ant, Vant …): a read-only input that opens a
+// list when clicked. The native <select> such kits hide is not shown, so it is not counted twice.
+const isPicker = el => el.tagName === 'INPUT' && el.readOnly && !el.disabled
+  && (/选择/.test(el.placeholder || '') || el.getAttribute('role') === 'combobox'
+      || !!el.closest('[class*=select], [class*=picker], [class*=cascader], [role=combobox]'));
+const REQUIRED = '.is-required, [class*=item-required], [lay-verify*=required], [aria-required=true], [required]';
+const markedRequired = el => { const item = el.closest(ITEM + ', tr');
+  for (let up = item, n = 0; up && n < 2; up = up.parentElement?.closest(ITEM), n++)
+    if (up.matches(REQUIRED) || up.querySelector(REQUIRED)) return true;
+  return false; };
 const btnLabel = b => clean(b.innerText || b.value || b.title || b.getAttribute('aria-label') || '');
 const SMS_BTN = /(获取|发送|获得|免费获取|重新获取).{0,4}(验证码|校验码|动态码|动态密码)|获取验证码|发送验证码/;
 const SUBMIT_BTN = /提\s*交|确\s*定|确认|注\s*册|登\s*录|保存|立即|下一步|发\s*送|submit|login|register/i;
@@ -40,7 +60,7 @@ SCAN_FORM = "() => {" + _COMMON + r"""
   const usable = el => {
     const type = (el.getAttribute('type') || 'text').toLowerCase();
     if (['hidden', 'submit', 'button', 'image', 'reset', 'file'].includes(type)) return false;
-    if (el.disabled || el.readOnly) return false;
+    if (el.disabled || (el.readOnly && !isPicker(el))) return false;
     return ['checkbox', 'radio'].includes(type) ? true : shown(el);
   };
   const containers = [...document.forms];
@@ -65,7 +85,7 @@ SCAN_FORM = "() => {" + _COMMON + r"""
   const ctx = { sms: !!sms, img: !!img };
   const kindOf = (el, hint) => {
     const tag = el.tagName.toLowerCase(), type = (el.getAttribute('type') || 'text').toLowerCase();
-    if (tag === 'select') return /类型|类别|分类|性质|type|categor|kind|sort/i.test(hint) ? 'case_type' : 'select';
+    if (tag === 'select' || isPicker(el)) return /类型|类别|分类|性质|type|categor|kind|sort/i.test(hint) ? 'case_type' : 'select';
     if (type === 'checkbox') return /同意|已阅读|阅读并|协议|承诺|须知|agree/i.test(hint) ? 'agree' : 'checkbox';
     if (type === 'radio') return 'radio';
     if (type === 'password') return /确认|重复|再次|confirm|repeat|again|re_?pass/i.test(hint) ? 'password2' : 'password';
@@ -91,7 +111,8 @@ SCAN_FORM = "() => {" + _COMMON + r"""
     const key = kind + (seen[kind] > 1 ? seen[kind] : '');
     el.setAttribute('data-ha-f', key);
     out.push({ key, kind, label: label.slice(0, 60), name: el.name || '', type: (el.type || '').toLowerCase(),
-               required: el.required || /\*|必填/.test(label), value: el.value || '',
+               required: el.required || /\*|必填/.test(label) || markedRequired(el), value: el.value || '',
+               picker: isPicker(el),
                maxlength: el.maxLength > 0 ? el.maxLength : null,
                options: el.tagName === 'SELECT' ? [...el.options].map(o => clean(o.text)) : [] });
   }
@@ -142,6 +163,30 @@ RELOAD_IMAGE = r"""el => new Promise(done => {
 
 # The image has finished loading (a click starts a new load; read it only once it is in).
 IMAGE_READY = "el => el.complete && el.naturalWidth > 0"
+
+# Before a picker is clicked: remember what is on screen, so what its click shows stands out.
+MARK_SEEN = "() => {" + _COMMON + r"""
+  document.querySelectorAll('[data-ha-seen]').forEach(e => e.removeAttribute('data-ha-seen'));
+  document.querySelectorAll('li, dd, [role=option], [class*=option], [class*=item], button, [role=button]')
+    .forEach(e => { if (shown(e)) e.setAttribute('data-ha-seen', ''); });
+}"""
+
+# What a click opened: options (short texts in list items that were not on screen before,
+# innermost only) and a confirm button (a wheel picker's 确认), marked data-ha-o=N / confirm.
+NEW_OPTIONS = "() => {" + _COMMON + r"""
+  document.querySelectorAll('[data-ha-o]').forEach(e => e.removeAttribute('data-ha-o'));
+  const OPTION = 'li, dd, [role=option], [class*=option], [class*=item]';
+  const fresh = [...document.querySelectorAll(OPTION)].filter(e => !e.hasAttribute('data-ha-seen') && shown(e)
+    && !e.querySelector(OPTION) && clean(e.innerText).length >= 1 && clean(e.innerText).length <= 30);
+  const options = fresh.map((e, n) => { e.setAttribute('data-ha-o', String(n));
+    return { key: String(n), text: clean(e.innerText),
+             disabled: /disabled/.test(e.className) || e.getAttribute('aria-disabled') === 'true' }; });
+  const confirm = [...document.querySelectorAll('button, [role=button], [class*=confirm], a, span, div')]
+    .find(e => !e.hasAttribute('data-ha-seen') && shown(e) && /^(确认|确定|完成|OK)$/i.test(clean(e.innerText))
+      && !e.querySelector('button, [role=button]'));
+  if (confirm) confirm.setAttribute('data-ha-o', 'confirm');
+  return { options, confirm: !!confirm };
+}"""
 
 # Visible links: text (or title/alt), absolute href, target.
 LINKS = "() => {" + _COMMON + r"""

@@ -40,7 +40,7 @@ import re
 import signal
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Dialog, Page
+from playwright.async_api import Dialog, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -108,6 +108,8 @@ CHECK = "effectiveness"
 CRASH_ENV = "HOTLINE_AUDIT_CRASH_AT"
 CHINA_TZ = timezone(timedelta(hours=8))
 CAPTCHA_TRIES = 4  # OCR misreads now and then; a site that refuses four answers is refusing
+PICKER_LEVELS = 4  # columns of a cascading picker (province, city, district, street)
+PICKER_POLLS = 10  # 1.5 s for a drop-down to draw its list
 CAPTCHA_READS = 3  # images OCR may look at for one answer (it refuses ones it cannot read)
 CAPTCHA_REFRESH_POLLS = 8  # 2 s for a clicked captcha to show its new image
 NAV_PATIENCE = 2  # times the navigation timeout a person waits for one click's pages
@@ -123,6 +125,9 @@ REGISTER_LINK = re.compile(r"注\s*册")
 SUCCESS = re.compile(r"提交成功|已提交|受理成功|提交完成|留言成功|成功提交|感谢您的(?:来信|反映|留言)")
 ERROR_WORDS = re.compile(r"错误|失败|不正确|有误|不能为空|请填写|请输入|请选择|异常|繁忙|过期|无效|不存在|"
                          r"不少于|不能少于|必填|已注册|不一致|不匹配|超时")
+# A form asking for what a person would give: a field left empty, a value it will not take.
+ASKS_FOR_INPUT = re.compile(r"请(?:选择|填写|输入|上传|勾选|选中)|不能为空|为必填|必须填写|未填写|未选择|"
+                            r"格式(?:不正确|错误|有误)|不少于|不能少于|至少")
 CAPTCHA_ERROR = re.compile(r"(?<!短信)(?<!手机)验证码.{0,6}(?:错误|不正确|有误|失效|过期|不能为空)|错误的验证码")
 NO_RESULT = r"暂无|未查询到|没有查询到|查无|未找到|没有找到|不存在|无记录|无此|错误|有误"
 STATUS = re.compile(r"不予受理|待受理|已受理|受理中|办理中|处理中|已转办|转办中|已派单|已签收|已办结|办结|"
@@ -655,6 +660,9 @@ async def _fill(run: _Run, scan: _Scan, values: dict[str, str]) -> None:
             if kind in values and kind not in ("captcha", "sms_code"):
                 value = values[kind][: f["maxlength"]] if f.get("maxlength") else values[kind]
                 await loc.fill(value, timeout=5000)
+            elif f.get("picker") and (kind == "case_type" or f["required"]):
+                if not f["value"] or PLACEHOLDER.search(f["value"]):
+                    await _pick(run, loc, run.obs.case_type if kind == "case_type" else None)
             elif kind == "case_type" or (kind == "select" and f["required"]):
                 option = _option_for(f["options"], run.obs.case_type) if kind == "case_type" else None
                 if option is None and (not f["value"] or PLACEHOLDER.search(f["value"])):
@@ -669,6 +677,48 @@ async def _fill(run: _Run, scan: _Scan, values: dict[str, str]) -> None:
                     radios_done.add(f["name"])
         except (PlaywrightError, PlaywrightTimeout):
             continue  # a field that will not take text: the site's answer will say if it mattered
+
+
+async def _pick(run: _Run, picker: Locator, case_type: str | None) -> None:
+    """Work a UI kit's drop-down as a person does: click it, click the option that fits (the
+    case type, else the first real one), column by column for a cascader (省/市/区), and a
+    wheel's 确认. Stops when the field shows a value."""
+    page = run.page
+
+    async def chosen() -> bool:
+        await page.wait_for_timeout(100)
+        value = await picker.input_value(timeout=2000)
+        return bool(value) and not PLACEHOLDER.search(value)
+
+    await page.evaluate(js.MARK_SEEN)
+    await picker.click(timeout=5000)
+    if not await _choose_in_list(page, case_type, chosen):
+        await page.keyboard.press("Escape")  # close what stayed open: it would cover the form
+
+
+async def _choose_in_list(page: Page, case_type: str | None, chosen: Callable[[], Awaitable[bool]]) -> bool:
+    for _ in range(PICKER_LEVELS):
+        opened: dict[str, Any] = {"options": [], "confirm": False}
+        for _ in range(PICKER_POLLS):  # the list is drawn after the click, sometimes animated in
+            await page.wait_for_timeout(150)
+            opened = await page.evaluate(js.NEW_OPTIONS)
+            if opened["options"] or opened["confirm"]:
+                break
+        usable = [o for o in opened["options"] if not o["disabled"]]
+        texts = [o["text"] for o in usable]
+        choice = (_option_for(texts, case_type) if case_type else None) or next(
+            (t for t in texts if not PLACEHOLDER.search(t)), None)
+        if choice is None:
+            return False  # nothing to choose: the form's answer will say if it mattered
+        await page.evaluate(js.MARK_SEEN)  # what is open now is old news for the next column
+        await page.locator(f'[data-ha-o="{usable[texts.index(choice)]["key"]}"]').first.click(timeout=3000)
+        if await chosen():
+            return True
+        if opened["confirm"]:
+            await page.locator('[data-ha-o="confirm"]').first.click(timeout=3000)
+            if await chosen():
+                return True
+    return False
 
 
 async def _captcha_png(run: _Run) -> bytes | None:
@@ -900,7 +950,8 @@ async def _register(run: _Run, scan: _Scan, inbox: SmsInbox, solver: CaptchaSolv
     after = await _scan(run)
     if after.kind == "register" and problems:
         obs.registered = False
-        run.fail("register", problems[0], screenshot=await run.shot("register-refused") or shot)
+        message, side = _refusal(problems)
+        run.fail("register", message, side, screenshot=await run.shot("register-refused") or shot)
         return False
     if after.kind == "register":
         obs.registered = False
@@ -1224,12 +1275,24 @@ async def _submit_form(run: _Run, ledger: Ledger, case: Case, entry: Entry, scan
             continue
         if out.problems:
             obs.form_accepted = False
-            run.fail("form", out.problems[0], screenshot=await run.shot("form-refused"))
+            message, side = _refusal(out.problems)
+            run.fail("form", message, side, screenshot=await run.shot("form-refused"))
             return ledger.record_failure(case, "form", obs.failures[-1].message, obs)
         return await _unclear_press(run, ledger, case, inbox, pressed_at, out.text)
     obs.captcha_solved = False
     run.fail("captcha", f"连续{CAPTCHA_TRIES}次提交均提示验证码错误", screenshot=await run.shot("captcha-refused"))
     return ledger.record_failure(case, "captcha", obs.failures[-1].message, obs)
+
+
+def _refusal(problems: list[str]) -> tuple[str, Side]:
+    """What to report of a refused form, and whose failing it is: the site's own error if it
+    gave one; else what the form asked for, which a person would simply have given (a field we
+    did not recognise, a widget we could not work), so it is ours and never held against the
+    hotline."""
+    site = [p for p in problems if not ASKS_FOR_INPUT.search(p)]
+    if site:
+        return site[0], "site"
+    return f"表单要求“{problems[0]}”，检测工具未能完成该项(需人工复核)", "tool"
 
 
 def _note_track_link(run: _Run, links: list[dict[str, str]]) -> None:

@@ -309,3 +309,17 @@ def test_pick_scenario_is_reproducible_and_spread():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONHASHSEED": "12345"})
     assert out.stdout.split() == first
+
+
+def test_a_form_asking_for_input_is_our_gap_not_the_sites_failure():
+    """请选择诉求类型 after we pressed submit: a field we did not fill, which a person would
+    have; the site's own error (系统异常) is the site's, even beside such prompts."""
+    from journeys.effectiveness import _refusal
+
+    for asked in (["请选择诉求类型"], ["请填写姓名，密码不少于6位"], ["诉求内容不能为空", "请输入正确的手机号码"]):
+        message, side = _refusal(asked)
+        assert side == "tool" and asked[0] in message
+        v = judge(obs(form_accepted=False, failures=[StageFailure(stage="form", side=side, message=message)]))
+        assert v.verdict == "tool_error"
+    assert _refusal(["请选择诉求类型", "提交失败：系统异常，请稍后重试（500）"]) == ("提交失败：系统异常，请稍后重试（500）", "site")
+    assert _refusal(["注册失败：系统繁忙，请稍后再试（错误代码 E1003）"])[1] == "site"

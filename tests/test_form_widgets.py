@@ -1,0 +1,159 @@
+"""Drop-downs drawn by UI kits (layui, Element, a cascader, a Vant wheel on H5 pages): a read-only
+input that opens a list somewhere on the page. The submission journey works them as a person
+does. The pages below imitate each kit's markup and behaviour (no kit is loaded: nothing leaves
+127.0.0.1); every case runs in one browser."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+from aiohttp import web
+
+from hotline_audit.config import BrowserSettings
+from journeys.browser import BrowserPool
+from journeys.effectiveness import _fill, _scan
+
+pytestmark = pytest.mark.browser
+
+BASE_FORM = """<!doctype html><meta charset=utf-8><title>{name}</title>
+<style>.hidden {{ display: none }} li, dd {{ cursor: pointer; padding: 2px }}</style>
+<form id=f><p><label>姓名 <input name=name></label></p>
+<p><label>诉求内容 <textarea name=content></textarea></label></p>
+{widget}
+<button type=submit>提交</button></form>
+<script>
+const $ = s => document.querySelector(s), $$ = s => [...document.querySelectorAll(s)];
+const show = (el, on) => el.classList.toggle('hidden', !on);
+{script}
+</script>"""
+
+WIDGETS = {
+    # layui: the real <select> is hidden; a title input and a <dl> of <dd> stand in for it
+    "layui": ("""<div class="layui-form-item"><label class="layui-form-label">诉求类型</label>
+<div class="layui-input-block"><select name="type" lay-verify="required" style="display:none">
+<option value="">请选择</option><option>咨询</option><option>投诉</option><option>建议</option></select>
+<div class="layui-unselect layui-form-select"><div class="layui-select-title">
+<input type="text" placeholder="请选择" readonly class="layui-input layui-unselect"></div>
+<dl class="layui-anim hidden"><dd lay-value="" class="layui-select-tips">请选择</dd><dd lay-value="咨询">咨询</dd>
+<dd lay-value="投诉">投诉</dd><dd lay-value="建议">建议</dd></dl></div></div></div>""",
+              """$('.layui-select-title').onclick = () => show($('dl'), true);
+$$('dd').forEach(dd => dd.onclick = () => { $('select').value = dd.getAttribute('lay-value');
+  $('.layui-select-title input').value = dd.getAttribute('lay-value') ? dd.textContent : ''; show($('dl'), false); });"""),
+    # Element: the list is drawn into <body>, far from the field, after a moment; one item disabled
+    "element": ("""<div class="el-form-item is-required"><label class="el-form-item__label">所属区县</label>
+<div class="el-form-item__content"><div class="el-select"><div class="el-input">
+<input readonly placeholder="请选择" class="el-input__inner"></div></div></div></div>""",
+                """$('.el-select').onclick = () => setTimeout(() => {
+  if ($('.el-select-dropdown')) return;
+  const d = document.createElement('div'); d.className = 'el-select-dropdown el-popper';
+  d.innerHTML = '<ul><li class="el-select-dropdown__item is-disabled">暂不可选</li>'
+    + '<li class="el-select-dropdown__item">玄武区</li><li class="el-select-dropdown__item">秦淮区</li></ul>';
+  document.body.append(d);
+  d.querySelectorAll('li').forEach(li => li.onclick = () => {
+    if (li.classList.contains('is-disabled')) return;
+    $('.el-input__inner').value = li.textContent; d.remove(); });
+}, 300);"""),
+    # a cascader: one column per level, the value is set at the last one
+    "cascader": ("""<div class="form-item"><label>事发地点 *</label><div class="el-cascader">
+<input readonly placeholder="请选择省/市/区"></div></div><div class="el-cascader-panel hidden"></div>""",
+                 """const tree = {'江苏省': {'南京市': ['玄武区', '秦淮区'], '苏州市': ['姑苏区']}, '浙江省': {'杭州市': ['西湖区']}};
+const panel = $('.el-cascader-panel'), path = [];
+const column = (items) => { const ul = document.createElement('ul'); ul.className = 'el-cascader-menu';
+  for (const name of items) { const li = document.createElement('li'); li.className = 'el-cascader-node';
+    li.textContent = name; li.onclick = () => pick(ul, name); ul.append(li); }
+  panel.append(ul); };
+const pick = (ul, name) => { while (ul.nextSibling) ul.nextSibling.remove();
+  path.length = [...panel.children].indexOf(ul); path.push(name);
+  let node = tree; for (const p of path) node = node[p];
+  if (Array.isArray(node) || typeof node === 'object' && !Array.isArray(node)) column(Array.isArray(node) ? node : Object.keys(node));
+  if (path.length === 3) { $('.el-cascader input').value = path.join('/'); show(panel, false); } };
+$('.el-cascader').onclick = () => { panel.innerHTML = ''; show(panel, true); column(Object.keys(tree)); };"""),
+    # Vant on a phone: a wheel in a popup; tapping an item only highlights it, 确认 sets the value
+    "vant": ("""<div class="van-cell van-field"><div class="van-field__label">&nbsp;</div>
+<div class="van-field__value"><div class="van-field__body">
+<input readonly placeholder="请选择反映类型" class="van-field__control"></div></div></div>
+<div class="van-popup hidden"><div class="van-picker__toolbar"><button type=button class="van-picker__cancel">取消</button>
+<button type=button class="van-picker__confirm">确认</button></div>
+<ul class="van-picker-column"><li class="van-picker-column__item">咨询</li><li class="van-picker-column__item">投诉</li>
+<li class="van-picker-column__item">建议</li></ul></div>""",
+             """let active = '咨询';
+$('.van-field__body').onclick = () => show($('.van-popup'), true);
+$$('.van-picker-column__item').forEach(li => li.onclick = () => { active = li.textContent; });
+$('.van-picker__confirm').onclick = () => { $('.van-field__control').value = active; show($('.van-popup'), false); };"""),
+    # a drop-down whose list never comes: nothing chosen, nothing left open, no error
+    "dead": ("""<div class="form-item"><label>所属街道 *</label><div class="x-select">
+<input readonly placeholder="请选择"></div></div>""", ""),
+}
+
+READ = {  # what the form would send, read off the page
+    "layui": "() => [document.querySelector('select').value, document.querySelector('.layui-select-title input').value]",
+    "element": "() => [document.querySelector('.el-input__inner').value, document.querySelectorAll('.el-select-dropdown').length]",
+    "cascader": "() => [document.querySelector('.el-cascader input').value, document.querySelector('.el-cascader-panel').className]",
+    "vant": "() => [document.querySelector('.van-field__control').value, document.querySelector('.van-popup').className]",
+    "dead": "() => [document.querySelector('.x-select input').value, document.activeElement.tagName]",
+}
+
+
+async def run_all() -> dict[str, object]:
+    async def page(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        widget, script = WIDGETS[name]
+        return web.Response(text=BASE_FORM.format(name=name, widget=widget, script=script), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{name}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    out: dict[str, object] = {}
+    try:
+        async with BrowserPool(BrowserSettings(contexts=1)) as pool:
+            for name in WIDGETS:
+                async with pool.tab(mobile=name == "vant") as tab:
+                    await tab.page.goto(f"{base}/{name}")
+                    run = SimpleNamespace(page=tab.page, obs=SimpleNamespace(case_type="投诉"))
+                    scan = await _scan(run)
+                    await _fill(run, scan, {"name": "测试", "content": "小区路灯已经坏了一周，晚上出行不便。"})
+                    pickers = [(f["kind"], f["required"]) for f in scan.fields if f.get("picker")]
+                    out[name] = (pickers, await tab.page.evaluate(READ[name]),
+                                 await tab.page.input_value('[name="name"]'))
+    finally:
+        await runner.cleanup()
+    return out
+
+
+@pytest.fixture(scope="module")
+def filled() -> dict[str, object]:
+    return asyncio.run(run_all())
+
+
+def test_layui_select_takes_the_case_type(filled):
+    pickers, (hidden, shown), name = filled["layui"]
+    assert pickers == [("case_type", True)]  # one field, not the hidden <select> as well
+    assert hidden == "投诉" and shown == "投诉" and name == "测试"
+
+
+def test_element_list_drawn_into_body_later_skips_the_disabled_item(filled):
+    pickers, (value, open_lists), _ = filled["element"]
+    assert pickers == [("select", True)]  # required by the kit's is-required class
+    assert value == "玄武区" and open_lists == 0
+
+
+def test_cascader_is_walked_column_by_column(filled):
+    pickers, (value, panel), _ = filled["cascader"]
+    assert pickers == [("select", True)]
+    assert value == "江苏省/南京市/玄武区" and "hidden" in panel
+
+
+def test_vant_wheel_is_confirmed(filled):
+    pickers, (value, popup), _ = filled["vant"]
+    assert pickers == [("case_type", False)]  # the placeholder names it 反映类型
+    assert value == "投诉" and "hidden" in popup
+
+
+def test_a_list_that_never_opens_leaves_the_field_empty(filled):
+    pickers, (value, _), name = filled["dead"]
+    assert pickers == [("select", True)] and value == "" and name == "测试"
