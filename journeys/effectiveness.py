@@ -1005,7 +1005,10 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
             obs.entry_found = True
             return scan
         if kind == "other":
-            break
+            framed = await _framed_form(run)
+            if framed is None or not (await _open(run, framed)).ok:
+                break
+            continue  # the framed page, opened on its own, is the form (or its login)
         obs.entry_found = obs.needs_login = True
         if kind == "sms_login":
             if not await _sms_login(run, scan, inbox):
@@ -1037,6 +1040,22 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
     shot = await run.shot("no-form")
     obs.entry_found = False
     run.fail("entry", "提交页面上没有可填写的诉求表单", screenshot=shot)
+    return None
+
+
+async def _framed_form(run: _Run) -> str | None:
+    """The address of a frame holding the form: many CMS pages frame their 我要写信 form, and
+    a person fills it in place. Opened on its own it is the same form, in the same session."""
+    for frame in run.page.frames[1:]:
+        if not frame.url.startswith(("http:", "https:")) or frame.url == run.page.url:
+            continue
+        try:
+            async with asyncio.timeout(SCRIPT_TIMEOUT_S):
+                found = await frame.evaluate(js.SCAN_FORM) or {}
+        except (PlaywrightError, TimeoutError):
+            continue  # a frame gone or stuck: not where a person fills anything
+        if _Scan(found.get("fields", []), bool(found.get("submit")), False, False).kind != "other":
+            return frame.url
     return None
 
 

@@ -1,19 +1,23 @@
-"""Drop-downs drawn by UI kits (layui, Element, a cascader, a Vant wheel on H5 pages): a read-only
-input that opens a list somewhere on the page. The submission journey works them as a person
-does. The pages below imitate each kit's markup and behaviour (no kit is loaded: nothing leaves
-127.0.0.1); every case runs in one browser."""
+"""Forms as real portals build them. Drop-downs drawn by UI kits (layui, Element, a cascader, a
+Vant wheel on H5 pages): a read-only input that opens a list somewhere on the page, worked as a
+person does. And a form inside a frame from another origin. The pages imitate each kit's markup
+and behaviour (no kit is loaded: nothing leaves 127.0.0.1); every case runs in one browser."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from aiohttp import web
 
-from hotline_audit.config import BrowserSettings
+from hotline_audit.config import BrowserSettings, load_settings
+from hotline_audit.model import Hotline, SubmissionObservation
+from hotline_audit.personas import fake_persona
 from journeys.browser import BrowserPool
-from journeys.effectiveness import _fill, _scan
+from journeys.effectiveness import Entry, _Clock, _fill, _reach_form, _Run, _scan
+from journeys.stability import JourneyContext
 
 pytestmark = pytest.mark.browser
 
@@ -96,9 +100,33 @@ READ = {  # what the form would send, read off the page
 }
 
 
-async def run_all() -> dict[str, object]:
+# A CMS page that frames its form, from another origin (localhost vs 127.0.0.1), among other frames.
+FRAMED = """<!doctype html><meta charset=utf-8><title>我要写信</title><h1>我要写信</h1>
+<iframe src="about:blank"></iframe><iframe src="{base}/banner"></iframe>
+<iframe src="{other}/layui" width=600 height=400></iframe>"""
+BANNER = "<!doctype html><p>欢迎访问 <form><input name=q><button>搜索</button></form>"
+
+
+async def reach_framed(pool: BrowserPool, base: str, tmp: Path) -> tuple[str | None, str]:
+    settings = load_settings(None, out=tmp)
+    ctx = JourneyContext(settings=settings, browser=pool, round_dir=tmp, probe_limiter=asyncio.Semaphore(1))
+    hotline = Hotline(hotline_id="framed", name="框架12345", province="江苏省", city="南京")
+    run = _Run(ctx, hotline, fake_persona(), SubmissionObservation(hotline_id="framed"), _Clock(None))
+    async with pool.tab() as tab:
+        run.tab = tab
+        await tab.page.goto(f"{base}/framed")
+        scan = await _reach_form(run, Entry(f"{base}/framed", False, base), None, None)  # type: ignore[arg-type]
+        return (scan.kind if scan else None), tab.page.url
+
+
+async def run_all(tmp: Path) -> dict[str, object]:
     async def page(request: web.Request) -> web.Response:
         name = request.match_info["name"]
+        if name == "framed":
+            return web.Response(text=FRAMED.format(base=base, other=base.replace("127.0.0.1", "localhost")),
+                                content_type="text/html")
+        if name == "banner":
+            return web.Response(text=BANNER, content_type="text/html")
         widget, script = WIDGETS[name]
         return web.Response(text=BASE_FORM.format(name=name, widget=widget, script=script), content_type="text/html")
 
@@ -120,14 +148,15 @@ async def run_all() -> dict[str, object]:
                     pickers = [(f["kind"], f["required"]) for f in scan.fields if f.get("picker")]
                     out[name] = (pickers, await tab.page.evaluate(READ[name]),
                                  await tab.page.input_value('[name="name"]'))
+            out["framed"] = await reach_framed(pool, base, tmp)
     finally:
         await runner.cleanup()
     return out
 
 
 @pytest.fixture(scope="module")
-def filled() -> dict[str, object]:
-    return asyncio.run(run_all())
+def filled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    return asyncio.run(run_all(tmp_path_factory.mktemp("widgets")))
 
 
 def test_layui_select_takes_the_case_type(filled):
@@ -157,3 +186,9 @@ def test_vant_wheel_is_confirmed(filled):
 def test_a_list_that_never_opens_leaves_the_field_empty(filled):
     pickers, (value, _), name = filled["dead"]
     assert pickers == [("select", True)] and value == "" and name == "测试"
+
+
+def test_a_framed_form_is_opened_on_its_own(filled):
+    """The form lives in a frame from another origin; the search box in another frame is not it."""
+    kind, url = filled["framed"]
+    assert kind == "form" and url.startswith("http://localhost:") and url.endswith("/layui")
