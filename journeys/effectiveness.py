@@ -521,10 +521,42 @@ async def _press(run: _Run, selector: str) -> None:
     await _settle(run)
 
 
-async def _scan(run: _Run) -> _Scan:
-    found = await _eval(run, js.SCAN_FORM) or {}
+def _scan_of(found: dict[str, Any]) -> _Scan:
     return _Scan(found.get("fields", []), bool(found.get("submit")), bool(found.get("sms")),
                  bool(found.get("captchaImg")))
+
+
+async def _scan(run: _Run) -> _Scan:
+    return _scan_of(await _eval(run, js.SCAN_FORM) or {})
+
+
+async def _frame_with(run: _Run, script: str, arg: Any, wanted: Callable[[dict[str, Any]], bool]) -> str | None:
+    """The address of a frame where ``script`` finds what ``wanted`` looks for. Many CMS pages
+    frame their forms (我要写信, 办件查询), often from another origin, and a person fills them
+    in place; opened on its own the frame is the same form in the same session."""
+    for frame in run.page.frames[1:]:
+        if not frame.url.startswith(("http:", "https:")) or frame.url == run.page.url:
+            continue
+        try:
+            async with asyncio.timeout(SCRIPT_TIMEOUT_S):
+                found = await frame.evaluate(script, arg) or {}
+        except (PlaywrightError, TimeoutError):
+            continue  # a frame gone or stuck: not where a person fills anything
+        if wanted(found):
+            return frame.url
+    return None
+
+
+async def _track_form(run: _Run) -> dict[str, Any]:
+    """The tracking page's fields (``SCAN_TRACK`` marks them), from its frame where it has one."""
+    args = [list(NUMBER_LABELS), list(CODE_LABELS)]
+    found = await _eval(run, js.SCAN_TRACK, args) or {}
+    if found.get("number") or found.get("lookup"):
+        return found
+    framed = await _frame_with(run, js.SCAN_TRACK, args, lambda f: bool(f.get("number") or f.get("lookup")))
+    if framed is None or not (await _open(run, framed)).ok:
+        return found
+    return await _eval(run, js.SCAN_TRACK, args) or {}
 
 
 async def _links(run: _Run) -> list[dict[str, str]]:
@@ -1005,7 +1037,7 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
             obs.entry_found = True
             return scan
         if kind == "other":
-            framed = await _framed_form(run)
+            framed = await _frame_with(run, js.SCAN_FORM, None, lambda f: _scan_of(f).kind != "other")
             if framed is None or not (await _open(run, framed)).ok:
                 break
             continue  # the framed page, opened on its own, is the form (or its login)
@@ -1040,22 +1072,6 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
     shot = await run.shot("no-form")
     obs.entry_found = False
     run.fail("entry", "提交页面上没有可填写的诉求表单", screenshot=shot)
-    return None
-
-
-async def _framed_form(run: _Run) -> str | None:
-    """The address of a frame holding the form: many CMS pages frame their 我要写信 form, and
-    a person fills it in place. Opened on its own it is the same form, in the same session."""
-    for frame in run.page.frames[1:]:
-        if not frame.url.startswith(("http:", "https:")) or frame.url == run.page.url:
-            continue
-        try:
-            async with asyncio.timeout(SCRIPT_TIMEOUT_S):
-                found = await frame.evaluate(js.SCAN_FORM) or {}
-        except (PlaywrightError, TimeoutError):
-            continue  # a frame gone or stuck: not where a person fills anything
-        if _Scan(found.get("fields", []), bool(found.get("submit")), False, False).kind != "other":
-            return frame.url
     return None
 
 
@@ -1110,7 +1126,7 @@ async def _lookup_by_phone(run: _Run, track_url: str, title: str, inbox: SmsInbo
     nav = await _open(run, track_url)
     if not nav.ok:
         return None, False
-    found = await _eval(run, js.SCAN_TRACK, [list(NUMBER_LABELS), list(CODE_LABELS)]) or {}
+    found = await _track_form(run)
     if not found.get("lookup"):
         return None, False
     await run.page.locator('[data-ha-t="lookup_phone"]').first.fill(run.persona.phone, timeout=5000)
@@ -1184,7 +1200,7 @@ async def _track(run: _Run, track_url: str | None, receipt: dict[str, str]) -> N
                                           error=nav.error, status_text="查询页面无法打开",
                                           screenshot=await run.shot("track-down")))
         return
-    found = await _eval(run, js.SCAN_TRACK, [list(NUMBER_LABELS), list(CODE_LABELS)]) or {}
+    found = await _track_form(run)
     if not (found.get("number") and found.get("button")):
         obs.progress.append(ProgressCheck(checked_at=now, url=track_url, shown=False, side="tool",
                                           error="查询页面上没有找到受理编号输入框",

@@ -16,7 +16,7 @@ from hotline_audit.config import BrowserSettings, load_settings
 from hotline_audit.model import Hotline, SubmissionObservation
 from hotline_audit.personas import fake_persona
 from journeys.browser import BrowserPool
-from journeys.effectiveness import Entry, _Clock, _fill, _reach_form, _Run, _scan
+from journeys.effectiveness import Entry, _Clock, _fill, _reach_form, _Run, _scan, _track_form
 from journeys.stability import JourneyContext
 
 pytestmark = pytest.mark.browser
@@ -105,9 +105,13 @@ FRAMED = """<!doctype html><meta charset=utf-8><title>我要写信</title><h1>�
 <iframe src="about:blank"></iframe><iframe src="{base}/banner"></iframe>
 <iframe src="{other}/layui" width=600 height=400></iframe>"""
 BANNER = "<!doctype html><p>欢迎访问 <form><input name=q><button>搜索</button></form>"
+TRACK_FRAMED = """<!doctype html><meta charset=utf-8><title>办件查询</title><h1>办件查询</h1>
+<iframe src="{base}/banner"></iframe><iframe src="{other}/track" width=600 height=300></iframe>"""
+TRACK = """<!doctype html><meta charset=utf-8><form><label>受理编号 <input name=no></label>
+<label>查询码 <input name=code></label><button type=submit>查询</button></form>"""
 
 
-async def reach_framed(pool: BrowserPool, base: str, tmp: Path) -> tuple[str | None, str]:
+async def reach_framed(pool: BrowserPool, base: str, tmp: Path) -> tuple[str | None, str, dict, str]:
     settings = load_settings(None, out=tmp)
     ctx = JourneyContext(settings=settings, browser=pool, round_dir=tmp, probe_limiter=asyncio.Semaphore(1))
     hotline = Hotline(hotline_id="framed", name="框架12345", province="江苏省", city="南京")
@@ -116,7 +120,10 @@ async def reach_framed(pool: BrowserPool, base: str, tmp: Path) -> tuple[str | N
         run.tab = tab
         await tab.page.goto(f"{base}/framed")
         scan = await _reach_form(run, Entry(f"{base}/framed", False, base), None, None)  # type: ignore[arg-type]
-        return (scan.kind if scan else None), tab.page.url
+        form_url = tab.page.url
+        await tab.page.goto(f"{base}/track-framed")
+        track = await _track_form(run)
+        return (scan.kind if scan else None), form_url, track, tab.page.url
 
 
 async def run_all(tmp: Path) -> dict[str, object]:
@@ -125,8 +132,11 @@ async def run_all(tmp: Path) -> dict[str, object]:
         if name == "framed":
             return web.Response(text=FRAMED.format(base=base, other=base.replace("127.0.0.1", "localhost")),
                                 content_type="text/html")
-        if name == "banner":
-            return web.Response(text=BANNER, content_type="text/html")
+        if name in ("banner", "track"):
+            return web.Response(text=BANNER if name == "banner" else TRACK, content_type="text/html")
+        if name == "track-framed":
+            return web.Response(text=TRACK_FRAMED.format(base=base, other=base.replace("127.0.0.1", "localhost")),
+                                content_type="text/html")
         widget, script = WIDGETS[name]
         return web.Response(text=BASE_FORM.format(name=name, widget=widget, script=script), content_type="text/html")
 
@@ -190,5 +200,11 @@ def test_a_list_that_never_opens_leaves_the_field_empty(filled):
 
 def test_a_framed_form_is_opened_on_its_own(filled):
     """The form lives in a frame from another origin; the search box in another frame is not it."""
-    kind, url = filled["framed"]
+    kind, url, _, _ = filled["framed"]
     assert kind == "form" and url.startswith("http://localhost:") and url.endswith("/layui")
+
+
+def test_a_framed_tracking_form_is_opened_on_its_own(filled):
+    _, _, track, url = filled["framed"]
+    assert track["number"] and track["code"] and track["button"]
+    assert url.startswith("http://localhost:") and url.endswith("/track")
