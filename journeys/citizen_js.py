@@ -188,6 +188,26 @@ NEW_OPTIONS = "() => {" + _COMMON + r"""
   return { options, confirm: !!confirm };
 }"""
 
+# A page before the form (写信须知 to accept, a letters list with its 我要写信 button): the
+# control a person presses to go on, marked data-ha-b=gate, and an agree box, data-ha-b=agree.
+GATE = "() => {" + _COMMON + r"""
+  document.querySelectorAll('[data-ha-b=gate], [data-ha-b=agree]').forEach(e => e.removeAttribute('data-ha-b'));
+  const GO = /阅读并同意|我已阅读|已阅读|我同意|同意并|^同意|接受|我要写信|开始写信|我要留言|我要投诉|我要咨询|我要反映|^写信|下一步|^继续|^进入/;
+  const NOT = /不同意|取消|返回|拒绝|查询|登录|注册|关闭/;
+  const box = [...document.querySelectorAll('input[type=checkbox]')].find(b => !b.checked
+    && /同意|已阅读|阅读并|承诺|须知|知悉/.test(labelOf(b) || clean((b.parentElement || {}).innerText)));
+  if (box) box.setAttribute('data-ha-b', 'agree');
+  const gate = [...document.querySelectorAll('button, input[type=button], input[type=submit], a, [role=button], [onclick]')]
+    .filter(shown).find(b => { const t = btnLabel(b); return t.length <= 12 && GO.test(t) && !NOT.test(t); });
+  if (!gate) return { gate: false, agree: !!box };
+  gate.setAttribute('data-ha-b', 'gate');
+  const href = gate.tagName === 'A' && /^https?:/.test(gate.href) && !gate.getAttribute('href').startsWith('#') ? gate.href : '';
+  return { gate: true, agree: !!box, href, label: btnLabel(gate) };
+}"""
+
+# Whether the gate control can be pressed yet (a countdown keeps many disabled for seconds).
+GATE_READY = """el => !el.disabled && el.getAttribute('aria-disabled') !== 'true' && !/disabled/.test(el.className)"""
+
 # Visible links: text (or title/alt), absolute href, target.
 LINKS = "() => {" + _COMMON + r"""
   return [...document.querySelectorAll('a[href]')].filter(shown).map(a => ({

@@ -33,6 +33,7 @@ Library entry points (the round and ``recheck --due`` call these)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import os
@@ -108,6 +109,8 @@ CHECK = "effectiveness"
 CRASH_ENV = "HOTLINE_AUDIT_CRASH_AT"
 CHINA_TZ = timezone(timedelta(hours=8))
 CAPTCHA_TRIES = 4  # OCR misreads now and then; a site that refuses four answers is refusing
+MAX_GATES = 3  # pages before the form (须知, a letters list) a person clicks through
+GATE_WAIT_POLLS = 40  # 20 s: the longest 请仔细阅读 countdown we wait out
 PICKER_LEVELS = 4  # columns of a cascading picker (province, city, district, street)
 PICKER_POLLS = 10  # 1.5 s for a drop-down to draw its list
 CAPTCHA_READS = 3  # images OCR may look at for one answer (it refuses ones it cannot read)
@@ -545,6 +548,27 @@ async def _frame_with(run: _Run, script: str, arg: Any, wanted: Callable[[dict[s
         if wanted(found):
             return frame.url
     return None
+
+
+async def _past_gate(run: _Run) -> bool:
+    """Go on from a page before the form as a person does: tick 我已阅读并同意, wait out the
+    countdown, press 同意/我要写信/下一步 (a link that opens a new window is opened here).
+    False when the page has no such control."""
+    gate = await _eval(run, js.GATE) or {}
+    if not gate.get("gate"):
+        return False
+    if gate.get("agree"):
+        with contextlib.suppress(PlaywrightError, PlaywrightTimeout):
+            await run.page.locator('[data-ha-b="agree"]').first.check(timeout=3000)
+    if gate.get("href"):
+        return (await _open(run, gate["href"])).ok
+    control = run.page.locator('[data-ha-b="gate"]').first
+    for _ in range(GATE_WAIT_POLLS):
+        if await control.evaluate(js.GATE_READY):
+            break
+        await run.page.wait_for_timeout(500)
+    await _press(run, '[data-ha-b="gate"]')
+    return True
 
 
 async def _track_form(run: _Run) -> dict[str, Any]:
@@ -1029,8 +1053,8 @@ async def _sms_login(run: _Run, scan: _Scan, inbox: SmsInbox) -> bool:
 async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaSolver) -> _Scan | None:
     """From the submission page to its form, through login and registration when asked."""
     obs = run.obs
-    registered = False
-    for _ in range(5):
+    registered, gates = False, 0
+    for _ in range(5 + MAX_GATES):
         scan = await _scan(run)
         kind = scan.kind
         if kind == "form":
@@ -1038,9 +1062,12 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
             return scan
         if kind == "other":
             framed = await _frame_with(run, js.SCAN_FORM, None, lambda f: _scan_of(f).kind != "other")
-            if framed is None or not (await _open(run, framed)).ok:
-                break
-            continue  # the framed page, opened on its own, is the form (or its login)
+            if framed is not None and (await _open(run, framed)).ok:
+                continue  # the framed page, opened on its own, is the form (or its login)
+            if gates < MAX_GATES and await _past_gate(run):
+                gates += 1
+                continue
+            break
         obs.entry_found = obs.needs_login = True
         if kind == "sms_login":
             if not await _sms_login(run, scan, inbox):

@@ -107,11 +107,23 @@ FRAMED = """<!doctype html><meta charset=utf-8><title>我要写信</title><h1>�
 BANNER = "<!doctype html><p>欢迎访问 <form><input name=q><button>搜索</button></form>"
 TRACK_FRAMED = """<!doctype html><meta charset=utf-8><title>办件查询</title><h1>办件查询</h1>
 <iframe src="{base}/banner"></iframe><iframe src="{other}/track" width=600 height=300></iframe>"""
+# 写信须知: tick the box, wait for the countdown, press 下一步 (which goes to the form by script).
+NOTICE = """<!doctype html><meta charset=utf-8><title>写信须知</title><h1>写信须知</h1>
+<p>一、请如实反映问题……</p><label><input type=checkbox id=ok> 我已阅读并同意《写信须知》</label>
+<button type=button id=go disabled>下一步(2)</button><a href="/">返回首页</a>
+<script>let n = 2; const go = document.getElementById('go');
+const tick = setInterval(() => { n--; go.textContent = n > 0 ? '下一步(' + n + ')' : '下一步';
+  if (n <= 0) { clearInterval(tick); go.disabled = false; } }, 1000);
+go.onclick = () => { if (document.getElementById('ok').checked) location.href = '/layui'; };</script>"""
+# A list of letters whose 我要写信 opens the form in a new window.
+LETTERS = """<!doctype html><meta charset=utf-8><title>网上信箱</title><a href="/track">信件查询</a>
+<table><tr><td>关于路灯的问题</td><td>已办结</td></tr></table>
+<a class=btn href="/notice" target=_blank>我要写信</a>"""
 TRACK = """<!doctype html><meta charset=utf-8><form><label>受理编号 <input name=no></label>
 <label>查询码 <input name=code></label><button type=submit>查询</button></form>"""
 
 
-async def reach_framed(pool: BrowserPool, base: str, tmp: Path) -> tuple[str | None, str, dict, str]:
+async def reach_framed(pool: BrowserPool, base: str, tmp: Path) -> tuple:
     settings = load_settings(None, out=tmp)
     ctx = JourneyContext(settings=settings, browser=pool, round_dir=tmp, probe_limiter=asyncio.Semaphore(1))
     hotline = Hotline(hotline_id="framed", name="框架12345", province="江苏省", city="南京")
@@ -123,7 +135,13 @@ async def reach_framed(pool: BrowserPool, base: str, tmp: Path) -> tuple[str | N
         form_url = tab.page.url
         await tab.page.goto(f"{base}/track-framed")
         track = await _track_form(run)
-        return (scan.kind if scan else None), form_url, track, tab.page.url
+        track_url = tab.page.url
+        await tab.page.goto(f"{base}/letters")  # list -> 须知 (new window) -> form
+        gated = await _reach_form(run, Entry(f"{base}/letters", False, base), None, None)  # type: ignore[arg-type]
+        return (scan.kind if scan else None), form_url, track, track_url, (gated.kind if gated else None), tab.page.url
+
+
+STATIC = {"banner": BANNER, "track": TRACK, "notice": NOTICE, "letters": LETTERS}
 
 
 async def run_all(tmp: Path) -> dict[str, object]:
@@ -132,8 +150,8 @@ async def run_all(tmp: Path) -> dict[str, object]:
         if name == "framed":
             return web.Response(text=FRAMED.format(base=base, other=base.replace("127.0.0.1", "localhost")),
                                 content_type="text/html")
-        if name in ("banner", "track"):
-            return web.Response(text=BANNER if name == "banner" else TRACK, content_type="text/html")
+        if name in STATIC:
+            return web.Response(text=STATIC[name], content_type="text/html")
         if name == "track-framed":
             return web.Response(text=TRACK_FRAMED.format(base=base, other=base.replace("127.0.0.1", "localhost")),
                                 content_type="text/html")
@@ -200,11 +218,18 @@ def test_a_list_that_never_opens_leaves_the_field_empty(filled):
 
 def test_a_framed_form_is_opened_on_its_own(filled):
     """The form lives in a frame from another origin; the search box in another frame is not it."""
-    kind, url, _, _ = filled["framed"]
+    kind, url, *_ = filled["framed"]
     assert kind == "form" and url.startswith("http://localhost:") and url.endswith("/layui")
 
 
 def test_a_framed_tracking_form_is_opened_on_its_own(filled):
-    _, _, track, url = filled["framed"]
+    _, _, track, url, *_ = filled["framed"]
     assert track["number"] and track["code"] and track["button"]
     assert url.startswith("http://localhost:") and url.endswith("/track")
+
+
+def test_pages_before_the_form_are_clicked_through(filled):
+    """A letters list's 我要写信 (a new window, opened here), then 写信须知: the box ticked and
+    the 下一步 countdown waited out."""
+    *_, kind, url = filled["framed"]
+    assert kind == "form" and url.endswith("/layui")
