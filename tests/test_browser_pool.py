@@ -24,6 +24,8 @@ from journeys.browser import (
 )
 from journeys.pageload import full_page_shot
 
+from . import local_site
+
 pytestmark = pytest.mark.browser
 
 HUNG = "<!doctype html><title>hung</title><p>busy</p><script>setTimeout(() => { for (;;) {} }, 50)</script>"
@@ -41,12 +43,7 @@ async def serve(host: str) -> tuple[web.AppRunner, str]:
         text = {"/hung": HUNG, "/tall": TALL}.get(request.path, FINE)
         return web.Response(text=text, content_type="text/html")
 
-    app = web.Application()
-    app.router.add_get("/{name}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, host, 0).start()
-    return runner, f"http://{host}:{runner.addresses[0][1]}"
+    return await local_site.serve({"/{name}": page}, host)
 
 
 def test_settings_choose_the_launch_flags_and_screenshot_encoding():

@@ -24,6 +24,8 @@ from journeys.browser import BrowserPool
 from journeys.effectiveness import _fresh_captcha, _read_captcha
 from journeys.verification import OperatorCaptchaSolver
 
+from . import local_site
+
 pytestmark = pytest.mark.browser
 
 FORM = ("<!doctype html><title>{name}</title><form><label>姓名 <input name=name></label>"
@@ -113,13 +115,7 @@ async def run_cases(tmp: Path) -> dict[str, Outcome]:
         return web.Response(text=FORM.format(name=case, img=img), content_type="text/html")
 
     todo = cases(tmp)
-    app = web.Application()
-    app.router.add_get("/img/{case}", image)
-    app.router.add_get("/form/{case}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, base = await local_site.serve({"/img/{case}": image, "/form/{case}": page})
     out: dict[str, Outcome] = {}
     try:
         async with BrowserPool(BrowserSettings(contexts=1)) as pool:

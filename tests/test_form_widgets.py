@@ -19,6 +19,8 @@ from journeys.browser import BrowserPool
 from journeys.effectiveness import Entry, _Clock, _fill, _reach_form, _Run, _scan, _track_form
 from journeys.stability import JourneyContext
 
+from . import local_site
+
 pytestmark = pytest.mark.browser
 
 BASE_FORM = """<!doctype html><meta charset=utf-8><title>{name}</title>
@@ -142,28 +144,22 @@ async def reach_framed(pool: BrowserPool, base: str, tmp: Path) -> tuple:
 
 
 STATIC = {"banner": BANNER, "track": TRACK, "notice": NOTICE, "letters": LETTERS}
+FRAMING = {"framed": FRAMED, "track-framed": TRACK_FRAMED}
 
 
 async def run_all(tmp: Path) -> dict[str, object]:
     async def page(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if name == "framed":
-            return web.Response(text=FRAMED.format(base=base, other=base.replace("127.0.0.1", "localhost")),
-                                content_type="text/html")
-        if name in STATIC:
-            return web.Response(text=STATIC[name], content_type="text/html")
-        if name == "track-framed":
-            return web.Response(text=TRACK_FRAMED.format(base=base, other=base.replace("127.0.0.1", "localhost")),
-                                content_type="text/html")
-        widget, script = WIDGETS[name]
-        return web.Response(text=BASE_FORM.format(name=name, widget=widget, script=script), content_type="text/html")
+        if name in FRAMING:  # the framed page from the other origin
+            text = FRAMING[name].format(base=base, other=base.replace("127.0.0.1", "localhost"))
+        elif name in STATIC:
+            text = STATIC[name]
+        else:
+            widget, script = WIDGETS[name]
+            text = BASE_FORM.format(name=name, widget=widget, script=script)
+        return web.Response(text=text, content_type="text/html")
 
-    app = web.Application()
-    app.router.add_get("/{name}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, base = await local_site.serve({"/{name}": page})
     out: dict[str, object] = {}
     try:
         async with BrowserPool(BrowserSettings(contexts=1)) as pool:

@@ -1,0 +1,21 @@
+"""A throwaway web server on loopback, for browser tests of pages the test writes itself."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def serve(routes: dict[str, Handler], host: str = "127.0.0.1") -> tuple[web.AppRunner, str]:
+    """Serve GET ``routes`` (aiohttp paths, e.g. ``/img/{case}``) on a free port: (runner to
+    ``cleanup()``, base URL)."""
+    app = web.Application()
+    for path, handler in routes.items():
+        app.router.add_get(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, 0).start()
+    return runner, f"http://{host}:{runner.addresses[0][1]}"
