@@ -452,15 +452,16 @@ def sms_relay(
 
     async def serve() -> None:
         bound = await relay.start(host, port)
+        everywhere = host in ("0.0.0.0", "")
         lan = host
-        if host in ("0.0.0.0", ""):  # the machine's own address, as the phone would reach it
+        if everywhere:  # the machine's own address, as the phone would reach it
             lan = "<this computer's IP>"
             with contextlib.suppress(OSError):
                 lan = next((str(a[4][0]) for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
                             if not str(a[4][0]).startswith("127.")), lan)
         out.print(f"Forwarder app (转发地址, POST JSON or form): http://{lan}:{bound}/sms?token={token}",
                   highlight=False)
-        local = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        local = "127.0.0.1" if everywhere else host
         out.print("Settings for the audit (配置):\n  effectiveness: {sms_inbox_url: "
                   f"'http://{local}:{bound}/sms?phone={{phone}}&token={token}'}}", highlight=False)
         out.print("Waiting for messages; Ctrl-C stops.", highlight=False)

@@ -45,6 +45,9 @@ const markedRequired = el => { const item = el.closest(ITEM + ', tr');
   for (let up = item, n = 0; up && n < 2; up = up.parentElement?.closest(ITEM), n++)
     if (up.matches(REQUIRED) || up.querySelector(REQUIRED)) return true;
   return false; };
+// Clicking it (or the link it sits in) loads another page; href="#" and javascript: stay put.
+const leavesPage = e => { const a = e.closest('a[href]');
+  return !!a && /^https?:/.test(a.href) && !a.getAttribute('href').startsWith('#'); };
 const btnLabel = b => clean(b.innerText || b.value || b.title || b.getAttribute('aria-label') || '');
 const SMS_BTN = /(获取|发送|获得|免费获取|重新获取).{0,4}(验证码|校验码|动态码|动态密码)|获取验证码|发送验证码/;
 const SUBMIT_BTN = /提\s*交|确\s*定|确认|注\s*册|登\s*录|保存|立即|下一步|发\s*送|submit|login|register/i;
@@ -139,14 +142,12 @@ CAPTCHA_REFRESH = "() => {" + _COMMON + r"""
   if (!img) return null;
   const AGAIN = /换一张|换一个|看不清|刷新|点击更换|换张|refresh|change/i;
   const short = e => clean(e.innerText || e.title || '').length <= 12;
-  const leaves = e => { const a = e.closest('a[href]');  // href="#" and javascript: stay put
-    return !!a && /^https?:/.test(a.href) && !a.getAttribute('href').startsWith('#'); };
   let control = null;
   for (let up = img.parentElement, n = 0; up && n < 3 && !control; up = up.parentElement, n++)
     control = [...up.querySelectorAll('a, button, span, [role=button], [onclick]')]
-      .find(e => e !== img && shown(e) && !e.contains(img) && !leaves(e) && short(e)
+      .find(e => e !== img && shown(e) && !e.contains(img) && !leavesPage(e) && short(e)
         && AGAIN.test(clean(e.innerText || e.title || '')));
-  if (!control && !leaves(img)) control = img;
+  if (!control && !leavesPage(img)) control = img;
   if (control) control.setAttribute('data-ha-b', 'captcha-refresh');
   return img.currentSrc || img.src || '';
 }"""
@@ -201,7 +202,7 @@ GATE = "() => {" + _COMMON + r"""
     .filter(shown).find(b => { const t = btnLabel(b); return t.length <= 12 && GO.test(t) && !NOT.test(t); });
   if (!gate) return { gate: false, agree: !!box };
   gate.setAttribute('data-ha-b', 'gate');
-  const href = gate.tagName === 'A' && /^https?:/.test(gate.href) && !gate.getAttribute('href').startsWith('#') ? gate.href : '';
+  const href = gate.tagName === 'A' && leavesPage(gate) ? gate.href : '';
   return { gate: true, agree: !!box, href, label: btnLabel(gate) };
 }"""
 
