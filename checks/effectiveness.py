@@ -212,31 +212,76 @@ def judge_effectiveness(obs: SubmissionObservation | None, settings: Effectivene
         return verdict(VerdictStatus.needs_review, "未完成提交(未实际提交或流程中断)，无法判断",
                        "the submission was not completed (not allowed, or the flow stopped)", 0.5,
                        stage="submit")
+    if obs.filing is None:
+        # What follows (no progress, no reply, not solved) accuses the hotline of dropping a
+        # case: only a case proven to have reached it can be dropped.
+        return verdict(VerdictStatus.needs_review, "提交未经证实：未记录到送达网站的提交请求及其后的回执，需人工复核",
+                       "the filing is not proven: no submitting request and receipt after it is on record", 0.5,
+                       stage="submit")
     return _after_submission(obs, settings, verdict)
 
 
 Build = Callable[..., Verdict]  # judge_effectiveness's local verdict() builder
 
 
+# Stages where the site refuses an answer we sent: its refusal must follow a request of ours
+# (the network log), or it may be the page's own script refusing our typing.
+REQUEST_STAGES = ("register", "login", "captcha", "form")
+
+
+def _request_evidence(failure: StageFailure) -> list[str]:
+    r = failure.request
+    return [r.har] if r is not None and r.har else []
+
+
+def _request_words(failure: StageFailure | None) -> tuple[str, str]:
+    """The cited request, as the reason says it (zh, en)."""
+    r = failure.request if failure else None
+    if r is None:
+        return "", ""
+    status = f"HTTP {r.status}" if r.status is not None else (r.failure or "无应答")
+    return f"（提交请求 {r.method} {r.url} → {status}）", f" (request {r.method} {r.url} -> {status})"
+
+
 def _stage_verdict(obs: SubmissionObservation, stage: str, reason: str, reason_en: str,
                    verdict: Build) -> Verdict:
     fails: list[StageFailure] = [f for f in obs.failures if f.stage == stage]
-    site = [f for f in fails if f.side == "site" and not f.operator_timeout]
     shots = [f.screenshot for f in fails if f.screenshot]
+    metrics: dict[str, object] = {"stage": stage}
+    review = [f for f in fails if f.review]
+    if review:
+        return verdict(VerdictStatus.needs_review, f"{review[-1].message}", f"{stage}: not proven whose failure "
+                       f"it is ({review[-1].message})", 0.5, shots + _request_evidence(review[-1]), **metrics)
+    site = [f for f in fails if f.side == "site" and not f.operator_timeout]
+    unproven = [f for f in site if stage in REQUEST_STAGES and f.request is None]
+    if unproven and len(unproven) == len(site):
+        return verdict(VerdictStatus.needs_review, f"页面提示“{unproven[-1].message}”，但未记录到网站拒绝的提交请求，需人工复核",
+                       f"{stage}: the page refused ({unproven[-1].message}) but no request of ours is on record",
+                       0.5, shots, **metrics)
+    site = [f for f in site if f not in unproven]
     detail = next((f.message for f in site if f.message), None) or next(iter(obs.error_texts), "")
-    metrics = {"stage": stage}
+    cited = next((f for f in reversed(site) if f.request is not None), None)
+    if cited is not None:
+        metrics["request"] = f"{cited.request.method} {cited.request.url} {cited.request.status}"  # type: ignore[union-attr]
+    shots += _request_evidence(cited) if cited else []
     if stage == "form" and site and all(VALIDATION.search(f.message or "") for f in site):
         return verdict(VerdictStatus.needs_review, f"表单提示填写有误({detail})，可能是检测工具填写不当，需人工复核",
                        f"the form complained about our input ({detail}): may be our fault", 0.5, shots, **metrics)
-    if site or not fails:
-        confidence = 0.9 if site else 0.75
+    if site:
+        confidence = 0.9
         if stage == "captcha" and obs.captcha_solver == "ocr":
             confidence = 0.7  # OCR answers can be wrong; a person's rejected answer is stronger
-        if stage == "entry" and not site:
+        if stage == "entry" and not any(f.message and "无法访问" in f.message for f in site):
             confidence = 0.8  # we may have missed a link a person would find
-        zh = f"无法提交（{reason}）" + (f"：{detail}" if detail else "")
-        return verdict(VerdictStatus.cannot_submit, zh, f"cannot submit: {reason_en}" + (f" ({detail})" if detail else ""),
+        req_zh, req_en = _request_words(cited)
+        zh = f"无法提交（{reason}）" + (f"：{detail}" if detail else "") + req_zh
+        return verdict(VerdictStatus.cannot_submit, zh,
+                       f"cannot submit: {reason_en}" + (f" ({detail})" if detail else "") + req_en,
                        confidence, shots, cannot_reason=reason, **metrics)
+    if not fails:
+        # A stage marked failed with nothing on record: no evidence to hold against anyone.
+        return verdict(VerdictStatus.needs_review, f"{reason}环节未完成，但没有记录到网站的拒绝，需人工复核",
+                       f"{stage} did not complete, and no refusal by the site is on record", 0.5, shots, **metrics)
     if any(f.operator_timeout for f in fails) or obs.needs_operator:
         return verdict(VerdictStatus.needs_review, f"{reason}环节需要人工操作但无人响应(超时或批处理模式)",
                        f"{stage}: a person was needed and none answered", 0.5, shots, **metrics)
@@ -254,8 +299,14 @@ def _after_submission(obs: SubmissionObservation, settings: EffectivenessSetting
     metrics: dict[str, object] = {"submitted": day.isoformat(), "case_type": obs.case_type,
                                   "reply_workdays": window, "due_date": due.isoformat(),
                                   "case_number": obs.receipt.get("number")}
+    filing = obs.filing
+    assert filing is not None
+    request = filing.request
+    metrics["filed_by"] = (f"{request.method} {request.url} {request.status}" if filing.kind == "request" and request
+                           else f"{filing.kind}: {filing.said or ''}")
     site_checks = [c for c in obs.progress if c.side == "site"]
-    shots = [c.screenshot for c in obs.progress if c.screenshot]
+    # The filing first: every verdict from here on says the case reached the hotline.
+    shots = ([request.har] if request and request.har else []) + [c.screenshot for c in obs.progress if c.screenshot]
 
     if not obs.replies and not any(c.shown for c in site_checks):
         if site_checks:

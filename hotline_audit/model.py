@@ -256,6 +256,31 @@ class FindabilityObservation(BaseModel):
 SubmitStage = Literal["entry", "register", "sms", "login", "captcha", "form"]
 
 
+class NetRequest(BaseModel):
+    """A request the journey's press sent, as evidence: method, address without its query,
+    the answer's status, which of our typed values it carried. Never its body (the persona)."""
+
+    method: str
+    url: str
+    status: int | None = None
+    failure: str | None = None  # the browser's reason when no answer came
+    resource_type: str = ""
+    sent_at: datetime | None = None
+    fields: list[str] = Field(default_factory=list)  # our values it carried: title, content …
+    har: str | None = None  # the HAR file that holds the whole exchange
+
+
+class FilingProof(BaseModel):
+    """Why we hold a case as filed: our submitting request, answered 2xx/3xx, followed by a
+    receipt or success message that was not on the page before (``request``); or the site
+    listing our case under our account or phone (``listed``)."""
+
+    kind: Literal["request", "listed"]
+    request: NetRequest | None = None
+    said: str | None = None  # the receipt or success text that followed (redacted, short)
+    said_in: Literal["response", "page", "list"] | None = None
+
+
 class StageFailure(BaseModel):
     """One thing that went wrong on the way to a submission, and whose fault it was."""
 
@@ -264,6 +289,10 @@ class StageFailure(BaseModel):
     message: str = ""  # the error text the page showed, or what our tool hit
     operator_timeout: bool = False  # a person was needed (SMS code, captcha) and none answered
     screenshot: str | None = None
+    # The request whose answer refused us (a site's refusal must follow a request we sent).
+    request: NetRequest | None = None
+    # Neither side's failing is proven (e.g. the page changed, but nothing was sent): a person looks.
+    review: bool = False
 
 
 class ProgressCheck(BaseModel):
@@ -310,6 +339,7 @@ class SubmissionObservation(BaseModel):
     captcha_solver: str | None = None  # ocr, operator
     captcha_attempts: int = 0
     form_accepted: bool | None = None
+    filing: FilingProof | None = None  # the evidence that the case reached the site
     submitted_at: datetime | None = None
     error_texts: list[str] = Field(default_factory=list)
     failures: list[StageFailure] = Field(default_factory=list)

@@ -29,6 +29,7 @@ from playwright.async_api import (
 from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings
 
 from .capture import STOP_TIMEOUT_S, Capture, Recorder
+from .netlog import NetLog
 
 # WeChat's in-app browser on a phone: WeChat H5 sites answer "请在微信客户端打开" to anything
 # else. The same user agent as discovery (crawler/spider.py WECHAT_UA).
@@ -105,6 +106,7 @@ class Tab:
     page: Page
     events: PageEvents
     mobile: bool = False  # a phone in WeChat (MOBILE_CONTEXT), not a desktop browser
+    net: NetLog = field(default_factory=NetLog)  # every request of the context, this borrow
 
 
 class BrowserPool:
@@ -178,7 +180,9 @@ class BrowserPool:
             await shrink_window(context, page)
         events = PageEvents()
         _listen(page, events)
-        return Tab(context, page, events, mobile=mobile)
+        net = NetLog()
+        net.attach(context)
+        return Tab(context, page, events, mobile=mobile, net=net)
 
     async def _take(self, mobile: bool) -> Tab:
         if not mobile:
@@ -209,6 +213,7 @@ class BrowserPool:
         try:
             await tab.context.clear_cookies()
             tab.events.reset()
+            tab.net.reset()
             if capture is not None and capture.wanted:
                 recorder = Recorder(tab, capture)
                 await recorder.start()

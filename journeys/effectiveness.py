@@ -46,7 +46,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from playwright.async_api import Dialog, Locator, Page
@@ -75,7 +75,9 @@ from hotline_audit.ledger import (
 from hotline_audit.model import (
     Channel,
     EvidenceFile,
+    FilingProof,
     Hotline,
+    NetRequest,
     ProgressCheck,
     ReplyRecord,
     Side,
@@ -91,6 +93,7 @@ from hotline_audit.scenarios import Scenario, pick_scenario
 from . import citizen_js as js
 from .browser import Tab, shot_format
 from .capture import Capture
+from .netlog import TALKING_TYPES, NetRecord, Sent, submissions
 from .pageload import classify_browser_error, full_page_shot, stop_loading
 from .stability import JourneyContext, evidence_record
 from .verification import (
@@ -139,6 +142,10 @@ REPLY_STATUS = re.compile(r"已办结|办结|已答复|已回复|已反馈|已�
 REPLY_LABEL = re.compile(r"(?:答复|回复|办理结果|处理结果|处理意见)(?:内容|意见)?[:：]\s*(?P<text>[^\n]{10,})")
 DATE = re.compile(r"(20\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})日?(?:\s*(\d{1,2}):(\d{2}))?")
 PLACEHOLDER = re.compile(r"请选择|请选|^-+|^=+|选择")
+NEXT_STEP = re.compile(r"下\s*一\s*步|下一页|继\s*续|^\s*next", re.I)
+BUTTON_LABEL = """() => { const b = document.querySelector('[data-ha-b="submit"]');
+  return b ? (b.innerText || b.value || b.title || '').trim() : ''; }"""
+MAX_STEPS = 4  # a wizard's steps before the real submit (填写信息 → 确认 → 提交)
 CASE_TYPES = {"投诉": ("投诉", "举报"), "咨询": ("咨询", "求助"), "求助": ("求助", "投诉"),
               "建议": ("建议", "意见")}
 
@@ -318,6 +325,7 @@ class _Scan:
     submit: bool
     sms: bool
     captcha_img: bool
+    next_step: bool = False  # its button goes on to another step (下一步), not the last one
 
     def has(self, kind: str) -> bool:
         return any(f["kind"] == kind for f in self.fields)
@@ -329,6 +337,8 @@ class _Scan:
             return "register" if register else "login"
         if self.has("content") or self.has("title"):
             return "form"
+        if self.next_step and any(self.has(k) for k in ("name", "phone", "address", "text", "email", "id_number")):
+            return "form"  # a wizard's first step (contact details, then 下一步 to the letter)
         if self.has("phone") and self.has("sms_code"):
             return "sms_login"
         return "other"
@@ -358,6 +368,8 @@ class _Run:
     intent_day: date | None = None  # China date of the last press, when reconciling
     taken: set[str] = field(default_factory=set)  # case numbers the ledger already holds
     captcha_seen: bytes | None = None  # the last captcha image answered
+    har: str | None = None  # the current borrow's HAR (round-relative), cited by requests
+    sms_asked: bool = False  # a 获取验证码 press started a request to the site
 
     @property
     def page(self) -> Page:
@@ -381,11 +393,15 @@ class _Run:
         return redact(text, self.persona)
 
     def fail(self, stage: SubmitStage, message: str, side: Side = "site", *,
-             operator_timeout: bool = False, screenshot: str | None = None) -> None:
+             operator_timeout: bool = False, screenshot: str | None = None,
+             request: NetRequest | None = None, review: bool = False) -> None:
+        """Record a stage that went wrong. ``review``: whose failing it is is not proven (a
+        person looks); ``request``: the request whose answer refused us."""
         message = self.redact(message)[:300]
         self.obs.failures.append(StageFailure(stage=stage, side=side, message=message,
-                                              operator_timeout=operator_timeout, screenshot=screenshot))
-        if side == "site" and message and message not in self.obs.error_texts:
+                                              operator_timeout=operator_timeout, screenshot=screenshot,
+                                              request=request, review=review))
+        if side == "site" and not review and message and message not in self.obs.error_texts:
             self.obs.error_texts.append(message)
         self.obs.needs_operator = self.obs.needs_operator or operator_timeout
 
@@ -530,7 +546,20 @@ def _scan_of(found: dict[str, Any]) -> _Scan:
 
 
 async def _scan(run: _Run) -> _Scan:
-    return _scan_of(await _eval(run, js.SCAN_FORM) or {})
+    scan = _scan_of(await _eval(run, js.SCAN_FORM) or {})
+    if scan.submit and scan.kind in ("other", "sms_login"):
+        # Only here does the button's word matter: contact details before 下一步 are a wizard's
+        # first step, not a page without a form.
+        label = str(await _eval(run, BUTTON_LABEL) or "")
+        scan.next_step = bool(NEXT_STEP.search(label))
+    return scan
+
+
+def _fields_changed(before: _Scan, after: _Scan) -> bool:
+    """Another set of fields is on show (a wizard's next step), not the same form again."""
+    def keys(scan: _Scan) -> set[tuple[str, str, str]]:
+        return {(f["kind"], f.get("name", ""), f.get("label", "")) for f in scan.fields}
+    return keys(before) != keys(after)
 
 
 async def _frame_with(run: _Run, script: str, arg: Any, wanted: Callable[[dict[str, Any]], bool]) -> str | None:
@@ -884,7 +913,11 @@ async def _fresh_code(run: _Run, inbox: SmsInbox, since: datetime, wait_s: float
 async def _ask_code(run: _Run, inbox: SmsInbox, button: str, hint: str | None) -> tuple[str | None, datetime]:
     since = run.now()
     stale = await _codes_already_there(run, inbox, since, hint)
+    net = run.tab.net if run.tab is not None else None
+    mark = net.mark() if net else 0
     await _press(run, button)
+    # Whether the site was asked at all: a code it was never asked for cannot be its silence.
+    run.sms_asked = run.sms_asked or net is None or any(r.resource_type in TALKING_TYPES for r in net.since(mark))
     return await _fresh_code(run, inbox, since, run.settings.effectiveness.sms_wait_s, stale, hint), since
 
 
@@ -910,6 +943,7 @@ async def _get_sms_code(run: _Run, inbox: SmsInbox, button: str, stage: SubmitSt
     hotline look silent; a site that sent nothing at all is not asked twice)."""
     eff = run.settings.effectiveness
     gate, hint = _sms_gate(), _sms_hint(run, inbox)
+    run.sms_asked = False
     code, retry = None, False
     try:
         if hint is not None:
@@ -935,7 +969,10 @@ async def _get_sms_code(run: _Run, inbox: SmsInbox, button: str, stage: SubmitSt
     if code is None:
         run.obs.sms_code_received = False
         shot = await run.shot("sms-wait")
-        if isinstance(inbox, OperatorSmsInbox):
+        if not run.sms_asked:
+            run.fail("sms", "点击获取验证码后网页未发出任何请求，短信验证码无从发送(需人工复核)", "tool",
+                     screenshot=shot, review=True)
+        elif isinstance(inbox, OperatorSmsInbox):
             run.fail("sms", "短信验证码需要人工输入但无人响应", "tool", operator_timeout=True, screenshot=shot)
         else:
             run.fail("sms", f"点击获取验证码后{eff.sms_wait_s:g}秒内未收到短信验证码", screenshot=shot)
@@ -944,19 +981,37 @@ async def _get_sms_code(run: _Run, inbox: SmsInbox, button: str, stage: SubmitSt
     return code
 
 
-async def _press_and_listen(run: _Run, selector: str, crash_at: str | None = None) -> list[str]:
+@dataclass
+class _Pressed:
+    """What one press did: what the page (or an alert) complained about, every request the
+    press started, and the page's text and alerts around it (for what is new after it)."""
+
+    problems: list[str]
+    records: list[NetRecord]
+    before_text: str
+    dialogs: list[str]
+
+    def sent(self, values: dict[str, str], hosts: set[str]) -> Sent:
+        return submissions(self.records, values, hosts)
+
+
+async def _press_and_listen(run: _Run, selector: str, crash_at: str | None = None) -> _Pressed:
     """Press, then what the page (or an alert) complains about: everything on a new page,
     only new messages when the page stayed (an old error is not this press's answer)."""
     assert run.tab is not None
     before = set(await _errors(run))
+    before_text = await _text(run)
     navigations = len(run.tab.events.navigations)
+    mark = run.tab.net.mark()
     run.dialogs.clear()
     await _press(run, selector)
     if crash_at:
         crash_point(crash_at)
     if len(run.tab.events.navigations) != navigations:
         before = set()
-    return await _problems(run, before)
+    await run.tab.net.answers_read()
+    dialogs = list(run.dialogs)
+    return _Pressed(await _problems(run, before), run.tab.net.since(mark), before_text, dialogs)
 
 
 async def _problems(run: _Run, before: set[str]) -> list[str]:
@@ -967,25 +1022,57 @@ async def _problems(run: _Run, before: set[str]) -> list[str]:
     return [run.redact(t) for t in dialogs + shown]
 
 
+def _site_hosts(run: _Run, *urls: str | None) -> set[str]:
+    """The hosts a form of this journey may post to: the entry's and the page's (framed
+    forms and platform hosts included), never a third party's."""
+    return {h for h in (_host(u) for u in (*urls, run.page.url)) if h}
+
+
+def _cite(run: _Run, record: NetRecord | None, fields: list[str] | None = None) -> NetRequest | None:
+    """A request as evidence (no body, no query string), with the HAR it will be saved in."""
+    if record is None:
+        return None
+    return NetRequest(**record.summary(fields), har=run.har)
+
+
+def _new_text(before: str, after: str) -> str:
+    """The lines of ``after`` that were not on the page before: a step label or a notice
+    shown all along is no answer to a press."""
+    old = {line.strip() for line in before.splitlines()}
+    return "\n".join(line for line in after.splitlines() if line.strip() and line.strip() not in old)
+
+
 # -- login and registration -----------------------------------------------------------------------
 
 
-async def _login(run: _Run, scan: _Scan, solver: CaptchaSolver) -> tuple[bool, list[str]]:
-    """(logged in, what the page said). A refused captcha is typed again, so that a misread
-    is never taken for a missing account (which would lead to registering twice)."""
-    problems: list[str] = []
+def _account_refusal(run: _Run, pressed: _Pressed) -> tuple[str, Side, bool, NetRequest | None]:
+    """(message, side, review, request) for a login or registration the page refused: the
+    site's refusal only when our request (it carries the phone number) reached it; what the
+    page's own script said without sending anything is ours for a person to look at."""
+    sent = pressed.sent({"phone": run.persona.phone}, _site_hosts(run))
+    best = sent.best()
+    if best is None:
+        return f"页面未发出请求即提示“{pressed.problems[0]}”(需人工复核)", "tool", True, None
+    message, side = _refusal(pressed.problems)
+    return message, side, False, _cite(run, *best)
+
+
+async def _login(run: _Run, scan: _Scan, solver: CaptchaSolver) -> tuple[bool, _Pressed | None]:
+    """(logged in, the last press). A refused captcha is typed again, so that a misread is
+    never taken for a missing account (which would lead to registering twice)."""
+    pressed: _Pressed | None = None
     for _ in range(CAPTCHA_TRIES):
         await _fill(run, scan, _values(run, None))
         if not await _fill_captcha(run, scan, solver, "login"):
-            return False, []
-        problems = await _press_and_listen(run, '[data-ha-b="submit"]')
+            return False, None
+        pressed = await _press_and_listen(run, '[data-ha-b="submit"]')
         scan = await _scan(run)
         if scan.kind != "login":
-            return True, problems
-        if not any(CAPTCHA_ERROR.search(p) for p in problems):
-            return False, problems
+            return True, pressed
+        if not any(CAPTCHA_ERROR.search(p) for p in pressed.problems):
+            return False, pressed
     run.fail("login", f"登录时连续{CAPTCHA_TRIES}次提示验证码错误", "tool")
-    return False, problems
+    return False, pressed
 
 
 async def _register(run: _Run, scan: _Scan, inbox: SmsInbox, solver: CaptchaSolver) -> bool:
@@ -1002,12 +1089,13 @@ async def _register(run: _Run, scan: _Scan, inbox: SmsInbox, solver: CaptchaSolv
     if not await _fill_captcha(run, scan, solver, "register"):
         return False
     shot = await run.shot("register-filled")
-    problems = await _press_and_listen(run, '[data-ha-b="submit"]')
+    pressed = await _press_and_listen(run, '[data-ha-b="submit"]')
     after = await _scan(run)
-    if after.kind == "register" and problems:
+    if after.kind == "register" and pressed.problems:
         obs.registered = False
-        message, side = _refusal(problems)
-        run.fail("register", message, side, screenshot=await run.shot("register-refused") or shot)
+        message, side, review, request = _account_refusal(run, pressed)
+        run.fail("register", message, side, screenshot=await run.shot("register-refused") or shot,
+                 request=request, review=review)
         return False
     if after.kind == "register":
         obs.registered = False
@@ -1040,11 +1128,15 @@ async def _sms_login(run: _Run, scan: _Scan, inbox: SmsInbox) -> bool:
     if code is None:
         return False
     await run.page.locator('[data-ha-f="sms_code"]').first.fill(code, timeout=5000)
-    problems = await _press_and_listen(run, '[data-ha-b="submit"]')
+    pressed = await _press_and_listen(run, '[data-ha-b="submit"]')
     if (await _scan(run)).kind == "sms_login":
         run.obs.logged_in = False
-        run.fail("login", problems[0] if problems else "短信登录后页面没有变化", "site" if problems else "tool",
-                 screenshot=await run.shot("login-refused"))
+        shot = await run.shot("login-refused")
+        if pressed.problems:
+            message, side, review, request = _account_refusal(run, pressed)
+            run.fail("login", message, side, screenshot=shot, request=request, review=review)
+        else:
+            run.fail("login", "短信登录后页面没有变化", "tool", screenshot=shot)
         return False
     run.obs.logged_in = True
     return True
@@ -1077,13 +1169,17 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
                 return None
             registered = True
         else:
-            ok, problems = await _login(run, scan, solver)
+            ok, pressed = await _login(run, scan, solver)
             if ok:
                 obs.logged_in = True
             elif registered:
                 obs.logged_in = False
-                run.fail("login", problems[0] if problems else "注册后仍无法登录",
-                         "site" if problems else "tool", screenshot=await run.shot("login-refused"))
+                shot = await run.shot("login-refused")
+                if pressed is not None and pressed.problems:
+                    message, side, review, request = _account_refusal(run, pressed)
+                    run.fail("login", message, side, screenshot=shot, request=request, review=review)
+                else:
+                    run.fail("login", "注册后仍无法登录", "tool", screenshot=shot)
                 return None
             elif any(f.stage == "login" and f.side == "tool" for f in obs.failures):
                 return None  # the login captcha could not be read: no verdict on the site
@@ -1254,25 +1350,69 @@ async def _track(run: _Run, track_url: str | None, receipt: dict[str, str]) -> N
 
 @dataclass
 class _Outcome:
+    """What a press of the form's button came to, read from the network and the page."""
+
+    sent: Sent  # the requests that could have carried our form
     receipt: dict[str, str] = field(default_factory=dict)
     captcha_rejected: bool = False
     problems: list[str] = field(default_factory=list)
-    accepted: bool = False  # success shown, even without a receipt
+    accepted: bool = False  # filed: our request answered, then a receipt or success after it
+    proof: FilingProof | None = None
+    request: NetRequest | None = None  # the submitting request, as cited
     text: str = ""
 
+    @property
+    def status(self) -> int | None:
+        return self.request.status if self.request else None
 
-async def _read_outcome(run: _Run, problems: list[str]) -> _Outcome:
+
+def _complaint(run: _Run) -> dict[str, str]:
+    """Our letter's own words: what a submitting request must carry (a name or a phone number
+    is also sent by logins and SMS requests, so they prove nothing here)."""
+    return {"title": run.obs.title or "", "content": run.obs.body or ""}
+
+
+async def _read_outcome(run: _Run, pressed: _Pressed, hosts: set[str]) -> _Outcome:
+    """Filed only on proof: the network shows our submitting request sent after the press and
+    answered 2xx/3xx, and a receipt or a success message appears after it — in its answer, an
+    alert, or page text that was not there before. A step label (提交成功 in a wizard's
+    header), the form itself, or a toast with no request is not a receipt."""
     text = await _text(run)
-    receipt = parse_receipt(text)
-    form_gone = (await _scan(run)).kind != "form"
-    success = bool(SUCCESS.search(text))
-    out = _Outcome(text=text, problems=problems)
-    if receipt.get("number") and (success or form_gone):
-        out.receipt, out.accepted = receipt, True
-    elif success and form_gone and not problems:
+    sent = pressed.sent(_complaint(run), hosts)
+    best = sent.best()
+    out = _Outcome(sent=sent, text=text, problems=pressed.problems)
+    if best is not None:
+        out.request = _cite(run, best[0], best[1])
+    fresh = "\n".join([_new_text(pressed.before_text, text), *pressed.dialogs])
+    answers = [r.answer for r, _ in sent.carrying if r.answer] + [r.answer for r in sent.opaque if r.answer]
+    page_receipt = {k: v for k, v in parse_receipt(fresh).items()}
+    answer_receipt = parse_receipt("\n".join(answers))
+    receipt = page_receipt if page_receipt.get("number") else answer_receipt
+    said_in: Literal["response", "page"] = "page" if page_receipt.get("number") else "response"
+    success = SUCCESS.search(fresh)
+    if not receipt.get("number") and not success:
+        success = next((m for m in (SUCCESS.search(a) for a in answers) if m), None)
+        said_in = "response"
+    answered = [(r, f) for r, f in sent.carrying if r.answered_ok]
+    if answered and (receipt.get("number") or success):
         out.accepted = True
-    out.captcha_rejected = not out.accepted and any(CAPTCHA_ERROR.search(p) for p in problems)
+    elif not answered and any(r.answered_ok for r in sent.opaque) and receipt.get("number"):
+        out.accepted = True  # an encrypted form: no values to see, but its answer is a new receipt
+    if out.accepted:
+        out.receipt = receipt if receipt.get("number") else {}
+        said = _around(fresh if said_in == "page" else "\n".join(answers),
+                       receipt.get("number") or (success.group() if success else ""))
+        if answered:
+            answered.sort(key=lambda rf: -len(rf[1]))
+            out.request = _cite(run, answered[0][0], answered[0][1])
+        out.proof = FilingProof(kind="request", request=out.request, said=run.redact(said), said_in=said_in)
+    out.captcha_rejected = not out.accepted and any(CAPTCHA_ERROR.search(p) for p in out.problems)
     return out
+
+
+def _around(text: str, needle: str, width: int = 60) -> str:
+    i = text.find(needle) if needle else -1
+    return text[max(0, i - width): i + len(needle) + width].strip() if i >= 0 else text[:2 * width].strip()
 
 
 def _due(run: _Run, submitted_at: datetime) -> date:
@@ -1293,17 +1433,15 @@ def _accept(run: _Run, ledger: Ledger, case: Case, receipt: dict[str, str], text
 
 async def _submit_form(run: _Run, ledger: Ledger, case: Case, entry: Entry, scan: _Scan,
                        scenario: Scenario, solver: CaptchaSolver, inbox: SmsInbox, resubmit: bool) -> Case:
-    """Fill, write the intent, press; again after a refused captcha. Returns the case as the
+    """Fill, write the intent, press; again after a refused captcha; on through a wizard's
+    steps (a 下一步 that sent nothing shows the next step's fields). Returns the case as the
     ledger now has it."""
     obs = run.obs
     obs.captcha_present = scan.has("captcha")
     channel = "h5" if entry.mobile else "website"
     pressed_at = run.now()
-    for attempt in range(CAPTCHA_TRIES):
-        if attempt:
-            scan = await _scan(run)
-            if scan.kind != "form":  # refused the captcha, then showed something else
-                return await _unclear_press(run, ledger, case, inbox, pressed_at, await _text(run))
+    refusals, steps, sent_any = 0, 0, False
+    while True:
         await _fill(run, scan, _values(run, scenario))
         if scan.has("sms_code") and scan.sms:  # some forms verify the phone by SMS themselves
             code = await _get_sms_code(run, inbox, '[data-ha-b="sms"]', "form")
@@ -1312,7 +1450,8 @@ async def _submit_form(run: _Run, ledger: Ledger, case: Case, entry: Entry, scan
             await run.page.locator('[data-ha-f="sms_code"]').first.fill(code, timeout=5000)
         if not await _fill_captcha(run, scan, solver, "captcha"):
             return ledger.save(case, obs)
-        obs.captcha_attempts += int(obs.captcha_present)
+        obs.captcha_present = obs.captcha_present or scan.has("captcha")
+        obs.captcha_attempts += int(scan.has("captcha"))
         shot = await run.shot("form-filled")
         if not _may_press(entry.url, run.settings, run.persona):
             obs.error_texts.append(NOT_ALLOWED)
@@ -1320,30 +1459,72 @@ async def _submit_form(run: _Run, ledger: Ledger, case: Case, entry: Entry, scan
         if not scan.submit:
             run.fail("form", "表单上没有找到提交按钮", "tool", screenshot=shot)
             return ledger.save(case, obs)
+        hosts = _site_hosts(run, entry.url)
         pressed_at = run.now()
         case = ledger.mark_submitting(case, channel=channel, url=entry.url, observation=obs,
                                       resubmit=resubmit, at=pressed_at)
         resubmit = False  # counted once; captcha retries of this run are not resubmissions
         crash_point("before_submit")
-        problems = await _press_and_listen(run, '[data-ha-b="submit"]', "after_submit")
-        out = await _read_outcome(run, problems)
+        pressed = await _press_and_listen(run, '[data-ha-b="submit"]', "after_submit")
+        out = await _read_outcome(run, pressed, hosts)
+        sent_any = sent_any or out.sent.any
         if out.accepted:
             _note_track_link(run, await _links(run))
             await run.shot("receipt")
             await run.snapshot("receipt")
+            obs.filing = out.proof
             return _accept(run, ledger, case, out.receipt, out.text, pressed_at)
         if out.captcha_rejected:
             obs.error_texts.append(out.problems[0])
+            refusals += 1
+            if refusals >= CAPTCHA_TRIES:
+                break
+            scan = await _scan(run)
+            if scan.kind != "form":  # refused the captcha, then showed something else
+                return await _unclear_press(run, ledger, case, inbox, pressed_at, out)
             continue
         if out.problems:
             obs.form_accepted = False
             message, side = _refusal(out.problems)
-            run.fail("form", message, side, screenshot=await run.shot("form-refused"))
+            shot = await run.shot("form-refused")
+            if not out.sent.any:
+                # The page's own script stopped the press: nothing reached the site, so this
+                # is our typing (or a widget we could not work), never the hotline's refusal.
+                run.fail("form", f"表单未发出提交请求，页面提示“{out.problems[0]}”(需人工复核)", "tool",
+                         screenshot=shot, review=True)
+            else:
+                run.fail("form", message, side, screenshot=shot, request=out.request)
             return ledger.record_failure(case, "form", obs.failures[-1].message, obs)
-        return await _unclear_press(run, ledger, case, inbox, pressed_at, out.text)
+        if not out.sent.any:
+            after = await _scan(run)
+            if after.kind == "form" and _fields_changed(scan, after) and steps < MAX_STEPS:
+                steps += 1  # a wizard's next step: nothing was sent yet, fill it in turn
+                scan = after
+                continue
+            return _nothing_sent(run, ledger, case, out)
+        if out.status is not None and out.status >= 500:
+            obs.form_accepted = False
+            run.fail("form", f"提交请求被网站拒绝：HTTP {out.status}", "site",
+                     screenshot=await run.shot("form-refused"), request=out.request)
+            return ledger.record_failure(case, "form", obs.failures[-1].message, obs)
+        return await _unclear_press(run, ledger, case, inbox, pressed_at, out)
     obs.captcha_solved = False
-    run.fail("captcha", f"连续{CAPTCHA_TRIES}次提交均提示验证码错误", screenshot=await run.shot("captcha-refused"))
+    shot = await run.shot("captcha-refused")
+    if not sent_any:
+        run.fail("captcha", f"连续{CAPTCHA_TRIES}次提示验证码错误，但表单未发出提交请求(需人工复核)", "tool",
+                 screenshot=shot, review=True)
+        return ledger.record_failure(case, "captcha", obs.failures[-1].message, obs)
+    run.fail("captcha", f"连续{CAPTCHA_TRIES}次提交均提示验证码错误", screenshot=shot, request=out.request)
     return ledger.record_failure(case, "captcha", obs.failures[-1].message, obs)
+
+
+def _nothing_sent(run: _Run, ledger: Ledger, case: Case, out: _Outcome) -> Case:
+    """The press sent nothing that could carry our letter (the network shows it), so nothing
+    was filed — whatever the page says. Whose failing that is, a person decides."""
+    run.obs.form_accepted = False
+    said = " (页面显示“" + SUCCESS.search(out.text).group() + "”，但并无提交请求)" if SUCCESS.search(out.text) else ""
+    run.fail("form", "按下提交后未发出任何提交请求，诉求未送达网站" + said + "(需人工复核)", "tool", review=True)
+    return ledger.record_failure(case, "form", run.obs.failures[-1].message, run.obs)
 
 
 def _refusal(problems: list[str]) -> tuple[str, Side]:
@@ -1363,15 +1544,18 @@ def _note_track_link(run: _Run, links: list[dict[str, str]]) -> None:
 
 
 async def _unclear_press(run: _Run, ledger: Ledger, case: Case, inbox: SmsInbox,
-                         pressed_at: datetime, text: str) -> Case:
-    """Neither a receipt nor an error: look for the case before deciding anything."""
+                         pressed_at: datetime, out: _Outcome) -> Case:
+    """A request went out, but neither a receipt nor an error came of it: look for the case
+    before deciding anything."""
     shot = await run.shot("after-submit")
     receipt, listed = await _find_filed(run, case.title, inbox)
     if receipt:
-        return _accept(run, ledger, case, receipt, text, pressed_at)
+        run.obs.filing = FilingProof(kind="listed", request=out.request, said=receipt.get("number"), said_in="list")
+        return _accept(run, ledger, case, receipt, out.text, pressed_at)
     run.obs.error_texts.append("提交后页面既无回执也无错误提示")
     if listed:
-        run.fail("form", "提交后页面既无回执也无错误提示，且“我的诉求”中没有该件", "tool", screenshot=shot)
+        run.fail("form", "提交后页面既无回执也无错误提示，且“我的诉求”中没有该件", "tool", screenshot=shot,
+                 request=out.request, review=True)
         return ledger.record_failure(case, "form", "提交后无回执，网站上也查不到该件", run.obs)
     return ledger.mark_unknown(case, "提交后无回执，且无法在网站上查到是否已受理", run.obs)
 
@@ -1381,6 +1565,7 @@ async def _reconcile(run: _Run, ledger: Ledger, case: Case, inbox: SmsInbox) -> 
     receipt, listed = await _find_filed(run, case.title, inbox)
     if receipt:
         submitted_at = case.pressed_at or run.now()
+        run.obs.filing = FilingProof(kind="listed", said=receipt.get("number"), said_in="list")
         return _accept(run, ledger, case, receipt, "", submitted_at), False
     if listed and case.resubmits < MAX_RESUBMITS:
         return case, True
@@ -1462,6 +1647,7 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
         want_mobile = False
         capture = Capture(ctx.evidence_path(hotline.hotline_id, CHECK, f"{run.prefix}{'h5-' if mobile else ''}submit"),
                           secrets=persona, options=ctx.settings.evidence, check=CHECK)
+        run.har = _har_of(ctx, capture)
         async with ctx.browser.tab(mobile=mobile, capture=capture) as tab:
             run.tab = tab
             handler = _on_dialog(run)
@@ -1499,6 +1685,13 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
     if case.state == SUBMITTED and not tracked:  # the tab broke after the receipt was kept
         await _check_progress(run, ledger, case)
     return run.obs, run.evidence
+
+
+def _har_of(ctx: JourneyContext, capture: Capture) -> str | None:
+    """Where this borrow's HAR will be, relative to the round (None when HARs are off)."""
+    if not ctx.settings.evidence.har:
+        return None
+    return capture.path("har").relative_to(ctx.round_dir).as_posix()
 
 
 async def _look_up(run: _Run, case: Case) -> None:

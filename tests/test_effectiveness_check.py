@@ -8,7 +8,14 @@ import pytest
 from checks.effectiveness import assess_reply, judge_effectiveness, parse_receipt
 from fixtures.simweb.citizen import NOT_SOLVED, RECEIPT_WORDS, SOLVED
 from hotline_audit.config import EffectivenessSettings
-from hotline_audit.model import ProgressCheck, ReplyRecord, StageFailure, SubmissionObservation
+from hotline_audit.model import (
+    FilingProof,
+    NetRequest,
+    ProgressCheck,
+    ReplyRecord,
+    StageFailure,
+    SubmissionObservation,
+)
 from hotline_audit.scenarios import get_scenario
 
 SETTINGS = EffectivenessSettings()
@@ -22,6 +29,18 @@ def at(day: str, hour: int = 10) -> datetime:
     return datetime.fromisoformat(f"{day}T{hour:02d}:00:00+08:00")
 
 
+HAR = "evidence/nanjing/effectiveness/submit.har"
+POSTED = NetRequest(method="POST", url="http://www.nanjing12345.gov.cn.test/jact/front/mailwrite", status=200,
+                    fields=["title", "content"], har=HAR)
+FILED = FilingProof(kind="request", request=POSTED, said="受理编号：SQ202609281234", said_in="page")
+
+
+def refused(stage: str, message: str, **kw) -> StageFailure:
+    """The site's refusal of a request we sent (on record, as the journey records it)."""
+    return StageFailure(stage=stage, message=message, request=POSTED.model_copy(update={"status": kw.pop("status", 200)}),
+                        **kw)
+
+
 def obs(**kw) -> SubmissionObservation:
     base = dict(hotline_id="nanjing", channel="website", url="http://www.nanjing12345.gov.cn.test/jact/front/mailwrite",
                 scenario_id=SCENARIO.id, case_type=SCENARIO.case_type, title=TITLE, body=BODY,
@@ -29,7 +48,7 @@ def obs(**kw) -> SubmissionObservation:
                 registered=True, logged_in=True, captcha_present=True, captcha_solved=True, captcha_solver="ocr",
                 captcha_attempts=1, form_accepted=True, submitted_at=SUBMITTED,
                 receipt={"受理编号": "SQ202609281234", "number": "SQ202609281234", "code": "k3m9qa"},
-                progress=[ProgressCheck(checked_at=SUBMITTED + timedelta(minutes=5), shown=True, status_text="已受理")])
+                filing=FILED, progress=[ProgressCheck(checked_at=SUBMITTED + timedelta(minutes=5), shown=True, status_text="已受理")])
     base.update(kw)
     return SubmissionObservation(**base)
 
@@ -58,10 +77,10 @@ def test_no_observation_no_channel_and_tool_errors():
     ({"entry_found": False}, StageFailure(stage="entry", message="网站无法访问(502)"), "无提交入口"),
     ({"sms_code_received": False, "registered": None},
      StageFailure(stage="sms", message="等待120秒未收到短信验证码"), "收不到验证码"),
-    ({"registered": False}, StageFailure(stage="register", message="注册失败：系统繁忙，请稍后再试（错误代码 E1003）"), "注册失败"),
+    ({"registered": False}, refused("register", "注册失败：系统繁忙，请稍后再试（错误代码 E1003）"), "注册失败"),
     ({"captcha_solved": False, "form_accepted": None, "captcha_attempts": 3},
-     StageFailure(stage="captcha", message="验证码错误"), "验证码"),
-    ({"form_accepted": False}, StageFailure(stage="form", message="提交失败：系统异常，请稍后重试（500）"), "表单报错"),
+     refused("captcha", "验证码错误"), "验证码"),
+    ({"form_accepted": False}, refused("form", "提交失败：系统异常，请稍后重试（500）"), "表单报错"),
 ])
 def test_cannot_submit_reasons(flags, failure, reason):
     v = judge(obs(failures=[failure], **flags, replies=[], progress=[]))
@@ -77,13 +96,47 @@ def test_first_failing_stage_wins():
     assert v.metrics["cannot_reason"] == "收不到验证码"
 
 
-def test_missing_entry_without_detail_is_less_certain():
-    v = judge(obs(entry_found=False))
+def test_missing_entry_is_less_certain_and_needs_a_record():
+    v = judge(obs(entry_found=False, failures=[StageFailure(stage="entry", message="首页没有提交入口")]))
     assert v.verdict == "cannot_submit" and v.metrics["cannot_reason"] == "无提交入口" and v.confidence < 0.9
+    # A stage marked failed with nothing on record holds nothing against the hotline.
+    assert judge(obs(entry_found=False)).verdict == "needs_review"
+
+
+def test_a_refusal_without_our_request_on_record_is_not_the_sites():
+    """The page's own script refusing (nothing sent) may be our typing: never 表单报错."""
+    for stage, flags in (("form", {"form_accepted": False}), ("register", {"registered": False}),
+                         ("captcha", {"captcha_solved": False})):
+        v = judge(obs(failures=[StageFailure(stage=stage, message="提交失败：系统异常")], **flags))
+        assert v.verdict == "needs_review", stage
+
+
+def test_a_refusal_cites_the_request_it_answered():
+    v = judge(obs(form_accepted=False, failures=[refused("form", "系统异常", status=500)]))
+    assert v.verdict == "cannot_submit" and HAR in v.evidence
+    assert "POST" in v.reason and "HTTP 500" in v.reason and v.metrics["request"].endswith("500")
+
+
+def test_a_failure_marked_for_review_is_never_an_accusation():
+    v = judge(obs(form_accepted=False, failures=[
+        StageFailure(stage="form", side="tool", review=True, message="按下提交后未发出任何提交请求(需人工复核)")]))
+    assert v.verdict == "needs_review" and "未发出" in v.reason
+
+
+def test_progress_and_replies_need_a_proven_filing():
+    """A case recorded as accepted without the request that filed it (a wizard's step label
+    read as success) is never judged no_progress / no_reply / not_solved."""
+    checks = [ProgressCheck(checked_at=at("2026-10-19"), shown=False, status_text="暂无该件办理信息")]
+    assert judge(obs(progress=checks)).verdict == "no_progress"
+    v = judge(obs(progress=checks, filing=None))
+    assert v.verdict == "needs_review" and "未经证实" in v.reason
+    listed = FilingProof(kind="listed", said="SQ202609281234", said_in="list")
+    assert judge(obs(progress=checks, filing=listed)).verdict == "no_progress"
+    assert HAR in judge(obs(progress=checks)).evidence
 
 
 def test_captcha_rejections_weigh_less_when_ocr_answered():
-    fail = [StageFailure(stage="captcha", message="验证码错误")] * 3
+    fail = [refused("captcha", "验证码错误")] * 3
     by_ocr = judge(obs(captcha_solved=False, failures=fail))
     by_person = judge(obs(captcha_solved=False, failures=fail, captcha_solver="operator"))
     assert by_ocr.verdict == by_person.verdict == "cannot_submit"
@@ -108,12 +161,12 @@ def test_our_inbox_failing_is_a_tool_error():
 def test_a_site_failure_outweighs_a_tool_glitch_at_the_same_stage():
     v = judge(obs(form_accepted=False, failures=[
         StageFailure(stage="form", side="tool", message="page crashed"),
-        StageFailure(stage="form", message="提交失败：系统异常，请稍后重试（500）", screenshot="ev/form.png")]))
+        refused("form", "提交失败：系统异常，请稍后重试（500）", screenshot="ev/form.png")]))
     assert v.verdict == "cannot_submit" and "ev/form.png" in v.evidence
 
 
 def test_validation_messages_may_be_our_typing():
-    v = judge(obs(form_accepted=False, failures=[StageFailure(stage="form", message="请填写姓名")]))
+    v = judge(obs(form_accepted=False, failures=[refused("form", "请填写姓名")]))
     assert v.verdict == "needs_review"
 
 
