@@ -293,6 +293,15 @@ def judge_findability(obs: FindabilityObservation | None, questions: list[Questi
                 f"{len(deep_answers)}个问题, 需人工复核是否算无处查",
                 f"no lookup within {rules.max_clicks} clicks, but one {clicks} clicks deep answers "
                 f"{len(deep_answers)} question(s): a person must decide", 0.5, **base)
+        direct = [e for e in eps if e.clicks is None and e.reachable]
+        if obs.home_error and direct:
+            # Entries that open when reached directly, on a site whose homepage we could not
+            # read: "not linked from the homepage" would be our claim, not something we saw.
+            return verdict(
+                VerdictStatus.needs_review,
+                f"首页未能打开({obs.home_error})，无法判断{'、'.join(VIA_ZH[e.via] for e in direct)}是否在首页有入口，需人工复核",
+                f"the homepage could not be read ({obs.home_error}): whether the entry points found "
+                "elsewhere are linked from it is unknown", 0.5, **base)
         zh, en = _why_nowhere(eps, rules)
         return verdict(VerdictStatus.nowhere_to_search, f"无处查: {zh}", f"nowhere to search: {en}",
                        0.8, **base)

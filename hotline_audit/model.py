@@ -248,6 +248,8 @@ class FindabilityObservation(BaseModel):
     observed_at: datetime = Field(default_factory=utcnow)
     entry_points: list[EntryPoint] = Field(default_factory=list)
     attempts: list[QueryAttempt] = Field(default_factory=list)
+    # The homepage could not be read (its error): whether an entry is linked from it is unknown.
+    home_error: str | None = None
     tool_error: str | None = None  # the journey itself failed before observing
 
 

@@ -56,6 +56,7 @@ NO_REACTION_S = 2.0  # a submit that starts nothing at all within this long did 
 # (each would cost the full timeout again: the round's largest waste).
 GIVE_UP_AFTER_TIMEOUTS = 1
 EXPLORE_PAGES = 4  # pages visited beyond the homepage when no search box is in sight
+HOME_PATIENCE = 2.0  # a homepage that did not open in time is given this many times as long once
 KB_LIST_MAX = 200
 KB_OPEN = 3  # entries of a box-less knowledge base read per question: those titled most like it
 KB_BODY_CHARS = 500
@@ -589,6 +590,7 @@ class _Journey:
         self.downloads: list[str] = []
         self.allowed_hosts: set[str] = set()
         self.home_links: list[str] = []
+        self.home_error: str | None = None  # the homepage could not be read
         self.current: str | None = None  # the entry page loaded untouched in the tab, if any
         self.after_results: _Entry | None = None  # the tab shows this entry's last results
         # A new tab holding the last results, kept open: the next question is typed there, as a
@@ -636,17 +638,19 @@ class _Journey:
             raise _ToolFailure(f"{kind}: {message}") from exc
         return kind, ("tool" if side == "tool" else "site")
 
-    async def open(self, url: str) -> tuple[bool, str | None, Side]:
-        """Go to a page like a person (one reload after a server error): (ok, error, side)."""
+    async def open(self, url: str, patience: float = 1.0) -> tuple[bool, str | None, Side]:
+        """Go to a page like a person (one reload after a server error): (ok, error, side).
+        ``patience`` times the navigation timeout is waited for it."""
         self.current = None
         error: str | None = None
         page, events = self.tab.page, self.tab.events
+        timeout_s = self.nav_timeout_s * patience
         for attempt in range(2):
             seen = len(events.navigations)
             try:
-                response = await page.goto(url, wait_until="load", timeout=self.nav_timeout_s * 1000)
+                response = await page.goto(url, wait_until="load", timeout=timeout_s * 1000)
             except PlaywrightTimeout:
-                return False, f"页面在 {self.nav_timeout_s:g} 秒内没有打开", "site"
+                return False, f"页面在 {timeout_s:g} 秒内没有打开", "site"
             except PlaywrightError as exc:
                 if "interrupted by another navigation" in str(exc) and attempt == 0:
                     continue  # the error page of an earlier failed load committed late: go again
@@ -1140,11 +1144,17 @@ class _Journey:
         self.allowed_hosts |= {_host(home)} | {_host(c.value) for c in channels if c.kind in SITE_KINDS}
         try:
             ok, error, side = await self.open(home)
+            if not ok and side == "site" and error and "秒内没有打开" in error:
+                # A slow homepage: a person waits a while longer before giving up on it.
+                ok, error, side = await self.open(home, patience=HOME_PATIENCE)
             if side == "tool":
                 return error
             if ok:
                 self.allowed_hosts.add(_host(self.tab.page.url))
                 await self.find_entries(self.tab.page.url)
+            else:
+                # Without the homepage nobody can tell whether an entry is linked from it.
+                self.home_error = error or "首页无法打开"
             for entry in sorted(self.entries, key=lambda e: VIA_ORDER[e.via]):
                 await self.ask_all(entry, questions)
             await self.ask_unlinked(channels, questions)
@@ -1159,7 +1169,10 @@ class _Journey:
             via = VIA_OF_KIND.get(channel.kind)
             if via is None or not channel.value.startswith("http") or self.known(channel.value):
                 continue
-            entry = self.entry(via, channel.value, None)
+            # A link to it on the homepage is a way to it, whatever its words say (unknown
+            # wording, text garbled by a wrong charset): one click.
+            linked = _norm(channel.value) in {_norm(h) for h in self.home_links}
+            entry = self.entry(via, channel.value, 1 if linked else None)
             if via == "search":
                 if not await self.open_entry(entry):
                     continue
@@ -1200,6 +1213,7 @@ async def _observe_site(ctx: JourneyContext, hotline: Hotline, home: str, channe
                 await journey.drop_popup()  # the tab goes back to the pool: no page of this site left
                 journey.detach()
                 obs.entry_points += [e.point for e in journey.entries]
+                obs.home_error = obs.home_error or journey.home_error
                 obs.attempts += journey.attempts
                 evidence += journey.evidence
     except PlaywrightError as exc:  # the browser itself failed between pages

@@ -393,6 +393,15 @@ def test_unlinked_search_is_nowhere_even_when_it_answers():
     assert v.verdict == "nowhere_to_search" and "首页无链接" in v.reason
 
 
+def test_unlinked_is_only_said_of_a_homepage_we_read():
+    """A slow or broken homepage we could not read says nothing about its links: entries that
+    answer when reached directly then need a person, never 无处查."""
+    obs = observe([answered(q) for q in ASKED], [ep(clicks=None)])
+    obs.home_error = "页面在 30 秒内没有打开"
+    v = judge(obs)
+    assert v.verdict == "needs_review" and "首页未能打开" in v.reason
+
+
 def test_broken_search_page_is_nowhere():
     v = judge(observe([], [ep(reachable=False, error="HTTP 404")]))
     assert v.verdict == "nowhere_to_search" and "HTTP 404" in v.reason

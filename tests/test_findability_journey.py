@@ -427,3 +427,22 @@ def test_round_relative_paths(small):
     for _obs, evidence, _ in results.values():
         for e in evidence:
             assert not Path(e.path).is_absolute() and (round_dir / e.path).exists()
+
+
+def test_an_entry_linked_from_a_garbled_homepage_is_one_click_away(simweb, tmp_path):
+    """A homepage sent in GBK but labelled UTF-8 shows mojibake: no link's words can be read.
+    The knowledge base discovery found is still linked from it (its address is among the
+    homepage's links), so it is one click away, not "not linked from the homepage"."""
+    import httpx
+
+    portal = next(p for p in POP24 if p.trait == "healthy" and p.has_kb and p.site_kind == "gov_column")
+    channels = [c for c in channels_of(portal) if c.kind in ("website", "knowledge_base")]
+    fault = {"hotline_id": portal.hotline_id, "fault": "gbk_mislabelled"}
+    httpx.post(f"{simweb}/_faults", json=fault, trust_env=False).raise_for_status()
+    try:
+        results = observe_all(simweb, tmp_path / "r", [("garbled", portal, channels, TOPIC_QUESTIONS[:1])])
+    finally:
+        httpx.post(f"{simweb}/_faults", json={**fault, "fault": "none"}, trust_env=False).raise_for_status()
+    obs = results["garbled"][0]
+    kb = entry(obs, "knowledge_base")
+    assert kb.clicks == 1 and obs.home_error is None
