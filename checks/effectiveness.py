@@ -304,7 +304,7 @@ def _after_submission(obs: SubmissionObservation, settings: EffectivenessSetting
     request = filing.request
     metrics["filed_by"] = (f"{request.method} {request.url} {request.status}" if filing.kind == "request" and request
                            else f"{filing.kind}: {filing.said or ''}")
-    site_checks = [c for c in obs.progress if c.side == "site"]
+    site_checks = [c for c in obs.progress if c.side == "site" and not c.review]
     # The filing first: every verdict from here on says the case reached the hotline.
     shots = ([request.har] if request and request.har else []) + [c.screenshot for c in obs.progress if c.screenshot]
 
@@ -317,6 +317,12 @@ def _after_submission(obs: SubmissionObservation, settings: EffectivenessSetting
                            f"查询页面不显示受理进度(查询{len(site_checks)}次" + (f"，页面显示“{text}”" if text else "") + ")",
                            f"the tracking page showed no progress ({len(site_checks)} checks)",
                            0.9 if late else 0.75, shots, **metrics)
+        unread = [c for c in obs.progress if c.review]
+        if unread:
+            text = unread[-1].status_text or "查询结果页面既未显示该件，也未提示查无此件"
+            return verdict(VerdictStatus.needs_review, f"无法确认受理进度({text})，需人工复核",
+                           f"progress could not be established ({text}): a person must look", 0.5, shots,
+                           **metrics)
         if obs.progress:
             return verdict(VerdictStatus.tool_error, f"查询进度时检测工具故障: {obs.progress[-1].error}",
                            f"our tooling failed while tracking: {obs.progress[-1].error}", 1.0, shots, **metrics)

@@ -307,6 +307,9 @@ class ProgressCheck(BaseModel):
     side: Side = "site"  # "tool": we could not look (proxy, browser), so it says nothing
     error: str | None = None
     screenshot: str | None = None
+    # The look proves nothing either way (no tracking entry found, a result page we could not
+    # read): a person looks, and it never counts as "no progress shown".
+    review: bool = False
 
 
 class ReplyRecord(BaseModel):

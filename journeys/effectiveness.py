@@ -146,6 +146,11 @@ NEXT_STEP = re.compile(r"下\s*一\s*步|下一页|继\s*续|^\s*next", re.I)
 BUTTON_LABEL = """() => { const b = document.querySelector('[data-ha-b="submit"]');
   return b ? (b.innerText || b.value || b.title || '').trim() : ''; }"""
 MAX_STEPS = 4  # a wizard's steps before the real submit (填写信息 → 确认 → 提交)
+FORM_LIKE_FIELDS = 3  # visible fields on a page that make it a form (a search box is one)
+VISIBLE_FIELDS = """() => [...document.querySelectorAll('input, textarea, select')].filter(el => {
+  const type = (el.getAttribute('type') || 'text').toLowerCase();
+  if (['hidden', 'submit', 'button', 'image', 'reset'].includes(type)) return false;
+  const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length"""
 CASE_TYPES = {"投诉": ("投诉", "举报"), "咨询": ("咨询", "求助"), "求助": ("求助", "投诉"),
               "建议": ("建议", "意见")}
 
@@ -1194,7 +1199,14 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
                 break
     shot = await run.shot("no-form")
     obs.entry_found = False
-    run.fail("entry", "提交页面上没有可填写的诉求表单", screenshot=shot)
+    shown = int(await _eval(run, VISIBLE_FIELDS) or 0)
+    if shown >= FORM_LIKE_FIELDS:
+        # Fields a person could fill, in a shape we did not read as a letter form: ours to
+        # learn, not the hotline's missing entry.
+        run.fail("entry", f"提交页面上有{shown}个输入项，但检测工具未能识别为诉求表单(需人工复核)", "tool",
+                 screenshot=shot, review=True)
+    else:
+        run.fail("entry", "提交页面上没有可填写的诉求表单", screenshot=shot)
     return None
 
 
@@ -1306,6 +1318,15 @@ def _read_progress(rows: list[str], notes: list[str], text: str, seen_at: dateti
     return False, (notes[0] if notes else None), []
 
 
+async def _track_from_home(run: _Run) -> str | None:
+    """The tracking entry as a person finds it when the receipt page named none: the homepage's
+    办件查询 / 我的诉求 … link (the website's, else the H5 site's)."""
+    home = run.hotline.website or run.hotline.h5
+    if not home or not (await _open(run, home, patient=False)).ok:
+        return None
+    return _pick_links(await _links(run), set())[1]
+
+
 async def _track(run: _Run, track_url: str | None, receipt: dict[str, str]) -> None:
     """Look our case up with its receipt; append a ProgressCheck (and replies) to the obs."""
     obs = run.obs
@@ -1315,7 +1336,11 @@ async def _track(run: _Run, track_url: str | None, receipt: dict[str, str]) -> N
                                           status_text="回执中没有受理编号，无法查询进度"))
         return
     if not track_url:
-        obs.progress.append(ProgressCheck(checked_at=now, shown=False, status_text="未找到进度查询入口"))
+        track_url = run.track_url = await _track_from_home(run)
+    if not track_url:
+        # We looked (discovery, the receipt page, the homepage) and found none; a person may.
+        obs.progress.append(ProgressCheck(checked_at=now, shown=False, status_text="未找到进度查询入口",
+                                          review=True))
         return
     nav = await _open(run, track_url)
     if not nav.ok:
@@ -1338,8 +1363,11 @@ async def _track(run: _Run, track_url: str | None, receipt: dict[str, str]) -> N
     shown, status, replies = _read_progress(result.get("rows", []), result.get("notes", []), text, now)
     shot = await run.shot("track")
     await run.snapshot("track")
+    # Not shown is the site's answer only when the page says so (暂无/未查询到 …); a page that
+    # shows neither our case nor such a message is one we could not read.
     obs.progress.append(ProgressCheck(checked_at=now, url=run.page.url, shown=shown,
-                                      status_text=run.redact(status) if status else None, screenshot=shot))
+                                      status_text=run.redact(status) if status else None, screenshot=shot,
+                                      review=not shown and not status))
     known = {r.text for r in obs.replies}
     obs.replies += [r.model_copy(update={"text": run.redact(r.text)}) for r in replies
                     if run.redact(r.text) not in known]

@@ -187,6 +187,18 @@ def test_no_progress():
     assert same_day.verdict == "no_progress" and same_day.confidence < 0.9
 
 
+def test_a_look_that_proves_nothing_is_never_no_progress():
+    """No tracking entry found anywhere we looked, or a result page that shows neither our case
+    nor a 查无此件 message: a person looks; the hotline is not said to hide its progress."""
+    for check in (ProgressCheck(checked_at=at("2026-10-19"), shown=False, status_text="未找到进度查询入口", review=True),
+                  ProgressCheck(checked_at=at("2026-10-19"), shown=False, review=True)):
+        v = judge(obs(progress=[check]))
+        assert v.verdict == "needs_review" and "需人工复核" in v.reason
+    # The site's own "nothing found" beside an unreadable look still counts.
+    said = ProgressCheck(checked_at=at("2026-10-19"), shown=False, status_text="暂无该件办理信息")
+    assert judge(obs(progress=[said, check])).verdict == "no_progress"
+
+
 def test_tracking_we_could_not_do_is_ours():
     v = judge(obs(progress=[ProgressCheck(checked_at=at("2026-10-19"), shown=False, side="tool", error="proxy refused")]))
     assert v.verdict == "tool_error" and "proxy refused" in v.reason
