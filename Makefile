@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= $(or $(HOTLINE_AUDIT_BROWSER__EXECUTABLE),/usr/bin/chromium)
 PYTEST_WORKERS ?= 2
 
-.PHONY: bootstrap system demo test acceptance lint clean
+.PHONY: bootstrap system demo test acceptance seeds lint clean
 
 bootstrap: system $(STAMP)
 
@@ -35,6 +35,13 @@ test: bootstrap lint
 acceptance: bootstrap
 	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m acceptance -s --timeout 1800; code=$$?; \
 	if [ $$code -eq 5 ]; then echo "make acceptance: pytest ran no tests" >&2; exit 1; fi; exit $$code
+
+# Agreement with gold at seeds the demo does not use: a whole demo round per seed (about
+# 15 min each at 344 hotlines on 2 cores), every check and channel kind, disagreements listed.
+SEEDS ?= 3 7 13 17 23
+COUNT ?= 344
+seeds: bootstrap
+	$(BIN)/python bench/seeds.py --seeds $(SEEDS) --count $(COUNT) --out bench-seeds
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
