@@ -75,10 +75,15 @@ def test_a_round_asks_no_host_but_the_audited_sites(tmp_path: Path) -> None:
         cli("audit", "--registry", str(tmp_path / "registry.csv"), "--round", "quiet", "--hotlines", ",".join(HOTLINES),
             "--proxy", proxy, "--out", str(tmp_path / "runs"), "--db", f"sqlite:///{tmp_path / 'audit.db'}",
             "--config", str(config))
-        verdicts = (tmp_path / "runs" / "quiet" / "verdicts.csv").read_text(encoding="utf-8")
-        # The round did reach the sites: each check judged each hotline.
+        # The round did its work: the crawler's browser rendered pages, each check judged each
+        # hotline, and complaints were typed into forms and filed.
+        round_dir = tmp_path / "runs" / "quiet"
+        assert '"rendered": true' in (round_dir / "discovery" / "discovery.jsonl").read_text(encoding="utf-8")
+        verdicts = (round_dir / "verdicts.csv").read_text(encoding="utf-8")
         for check in ("stability", "findability", "effectiveness"):
             assert sum(f",{check}," in line for line in verdicts.splitlines()) == len(HOTLINES), verdicts
+        filed = httpx.get(f"{proxy}/_cases", timeout=10, trust_env=False).json()
+        assert {c["hotline_id"] for c in filed} & set(HOTLINES), filed
         asyncio.run(idle_browser(proxy, portals["zibo"].website, tmp_path))
         asked = foreign(proxy)
     assert asked == [], "requests for hosts outside the audited sites:\n" + "\n".join(
