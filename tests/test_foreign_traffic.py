@@ -18,6 +18,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -26,19 +27,36 @@ import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
 from fixtures.simweb import build_population
+from fixtures.simweb.population import Portal
 from fixtures.simweb.server import SimWeb
 from hotline_audit.config import load_settings
 from hotline_audit.simweb_process import simweb_process
 from journeys.browser import BrowserPool
 
-from .conftest import COUNT, SEED
-
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[1]
-# A city's own site, a column of a government portal, a WeChat-only H5 site (each with a
-# search and a complaint form), and a site whose TLS fails (CONNECT to a served host).
-HOTLINES = ("jilin", "zibo", "suining", "sanya")
+SEED, COUNT = 1, 344
+PORTALS = build_population(SEED, COUNT)
+
+
+def first(wanted: Callable[[Portal], bool]) -> str:
+    return next(p.hotline_id for p in PORTALS if wanted(p))
+
+
+# A city's own site whose homepage links a spam copy (the mirror trap, whose page links a
+# gambling site), a column of a government portal with a WeChat H5 site, a WeChat-only H5
+# site, a site behind a JavaScript challenge (the crawler renders it in Chromium), and a site
+# whose TLS fails (CONNECT to a served host). Each has a search and a complaint form.
+HOTLINES = (
+    first(lambda p: p.site_kind == "standalone" and p.trait == "healthy" and "mirror" in p.traps
+          and p.effectiveness == "solved"),
+    first(lambda p: p.site_kind == "gov_column" and p.trait == "healthy" and bool(p.h5_host)
+          and p.effectiveness == "solved"),
+    first(lambda p: p.site_kind == "h5_only"),
+    first(lambda p: p.trait == "js_challenge" and p.effectiveness == "solved"),
+    first(lambda p: p.trait == "tls_error"),
+)
 # Every kind of background request seen before started within 3 s of launch (measured over
 # 420 s of browsing and idling): this wait covers them with room to spare.
 IDLE_S = 12
@@ -65,8 +83,8 @@ async def idle_browser(proxy: str, url: str, tmp: Path) -> None:
 
 
 def test_a_round_asks_no_host_but_the_audited_sites(tmp_path: Path) -> None:
-    portals = {p.hotline_id: p for p in build_population(SEED, COUNT)}
-    assert all(portals[h].host for h in HOTLINES)
+    portals = {p.hotline_id: p for p in PORTALS}
+    assert len(set(HOTLINES)) == 5 and all(portals[h].host for h in HOTLINES)
     config = tmp_path / "audit.yaml"
     config.write_text(yaml.safe_dump({"effectiveness": {
         "sms_inbox_url": "{proxy}/_sms?phone={phone}", "captcha_mode": "ocr", "sms_wait_s": 12.0}}))
@@ -84,7 +102,7 @@ def test_a_round_asks_no_host_but_the_audited_sites(tmp_path: Path) -> None:
             assert sum(f",{check}," in line for line in verdicts.splitlines()) == len(HOTLINES), verdicts
         filed = httpx.get(f"{proxy}/_cases", timeout=10, trust_env=False).json()
         assert {c["hotline_id"] for c in filed} & set(HOTLINES), filed
-        asyncio.run(idle_browser(proxy, portals["zibo"].website, tmp_path))
+        asyncio.run(idle_browser(proxy, portals[HOTLINES[0]].website, tmp_path))
         asked = foreign(proxy)
     assert asked == [], "requests for hosts outside the audited sites:\n" + "\n".join(
         f"{r['method']} {r['target']}" for r in asked)
@@ -93,10 +111,10 @@ def test_a_round_asks_no_host_but_the_audited_sites(tmp_path: Path) -> None:
 def test_simweb_records_every_host_it_does_not_serve() -> None:
     """The record the test above relies on: plain requests and CONNECT to unknown hosts are
     listed; served hosts, simweb's own address and its control endpoints are not."""
-    served = next(p for p in build_population(SEED, COUNT) if p.host and p.trait == "healthy").host
+    served = next(p for p in PORTALS if p.host and p.trait == "healthy").host
 
     async def go() -> list[dict[str, str]]:
-        async with TestClient(TestServer(SimWeb(build_population(SEED, COUNT)).app())) as c:
+        async with TestClient(TestServer(SimWeb(PORTALS).app())) as c:
             await c.get("/", headers={"Host": served})
             await c.get("/", headers={"Host": "127.0.0.1"})
             gone = await c.post("/service/update2/json", headers={"Host": "update.googleapis.com"})
