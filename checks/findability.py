@@ -7,8 +7,8 @@ Two pure functions, no browser, no network:
   token boundaries), and must not be out of date (废止/失效, an old 年版, an old date), hotline
   news (会议/调研/通报 ...), or a message that only repeats the question (留言 with no 答复).
 - ``judge_findability(obs, questions, rules, today)``:
-  ``tool_error`` (our side failed; never counted against a hotline), ``no_channel`` (no
-  website), ``nowhere_to_search`` (无处查: no search, knowledge base or robot within
+  ``tool_error`` (our side failed; never counted against a hotline), ``no_channel`` (neither a
+  website nor a WeChat H5 site), ``nowhere_to_search`` (无处查: no search, knowledge base or robot within
   ``max_clicks`` of the homepage, or every lookup errors), ``inaccurate_search`` (查不准: at least
   ``inaccurate_share`` of the questions get no relevant result in the first ``top_results``),
   ``needs_review`` when the evidence conflicts or unknowns could flip the verdict, else ``ok``.
@@ -266,9 +266,11 @@ def judge_findability(obs: FindabilityObservation | None, questions: list[Questi
     if obs.tool_error:
         return verdict(VerdictStatus.tool_error, f"检测工具故障: {obs.tool_error}",
                        f"our tooling failed: {obs.tool_error}", 1.0)
-    if not obs.website and not obs.entry_points and not obs.attempts:
-        # (A WeChat-only hotline has no website but its H5 site's lookups are judged.)
-        return verdict(VerdictStatus.no_channel, "未发现网站", "no website is known for this hotline", 1.0)
+    if not obs.website and not obs.h5 and not obs.entry_points and not obs.attempts:
+        # A WeChat-only hotline has no website, but its H5 site is an internet channel: it is
+        # judged like a website, so an H5 site without any lookup is nowhere to search.
+        return verdict(VerdictStatus.no_channel, "未发现网站或微信H5页面",
+                       "no website or WeChat H5 site is known for this hotline", 1.0)
 
     eps = obs.entry_points
     linked = [e for e in eps if e.clicks is not None and e.clicks <= rules.max_clicks]
@@ -302,7 +304,7 @@ def judge_findability(obs: FindabilityObservation | None, questions: list[Questi
                 f"首页未能打开({obs.home_error})，无法判断{'、'.join(VIA_ZH[e.via] for e in direct)}是否在首页有入口，需人工复核",
                 f"the homepage could not be read ({obs.home_error}): whether the entry points found "
                 "elsewhere are linked from it is unknown", 0.5, **base)
-        zh, en = _why_nowhere(eps, rules)
+        zh, en = _why_nowhere(eps, rules, obs)
         return verdict(VerdictStatus.nowhere_to_search, f"无处查: {zh}", f"nowhere to search: {en}",
                        0.8, **base)
 
@@ -428,10 +430,16 @@ def _status(q: Question, attempts: list[QueryAttempt], rules: FindabilityRules,
                    f"{sum(reasons.values())} results, none relevant: {en}", query=query)
 
 
-def _why_nowhere(eps: list[EntryPoint], rules: FindabilityRules) -> tuple[str, str]:
+def _why_nowhere(eps: list[EntryPoint], rules: FindabilityRules,
+                 obs: FindabilityObservation) -> tuple[str, str]:
     if not eps:
-        return (f"首页{rules.max_clicks}次点击内未发现站内搜索、知识库或智能问答入口",
-                f"no site search, knowledge base or Q&A robot within {rules.max_clicks} clicks of the homepage")
+        # Name the H5 site where it was looked at too: a WeChat-only hotline has no website.
+        where_zh, where_en = "", "the homepage"
+        if obs.h5:
+            where_zh = "网站及微信H5页面" if obs.website else "微信H5页面"
+            where_en = "the website's or the WeChat H5 site's homepage" if obs.website else "the WeChat H5 site's homepage"
+        return (f"{where_zh}首页{rules.max_clicks}次点击内未发现站内搜索、知识库或智能问答入口",
+                f"no site search, knowledge base or Q&A robot within {rules.max_clicks} clicks of {where_en}")
     zh: list[str] = []
     en: list[str] = []
     for e in eps:

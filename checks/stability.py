@@ -6,6 +6,8 @@ Rules (thresholds from ``StabilityRules``):
 - our side failed (proxy down, browser crash): ``tool_error``, never counted against a site;
 - at least ``down_failure_share`` of attempts failed on the site's side (the census's 5%
   rule): ``down``;
+- the browser load failed on the site's side while the probes succeeded: ``needs_review``,
+  except a browser timeout on a site whose probes' median is already slow: ``degraded``;
 - otherwise ``degraded`` when it is slow, its text is garbled (乱码) or its newest dated item is
   older than ``stale_days``; else ``ok``.
 """
@@ -88,7 +90,21 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
         return verdict(VerdictStatus.tool_error, f"检测工具故障,无法判断: {detail}",
                        f"our side failed, cannot judge: {detail}", **metrics)
 
+    ok_ms = [p.elapsed_ms for p in obs.probes if p.ok]
+    median_ms = round(median(ok_ms), 1) if ok_ms else None
     if not load.ok:
+        # The probes already prove slowness; a browser that then gave up waiting is the same
+        # slowness seen by a citizen, not a doubt about the site.
+        if load.error_kind == "timeout" and median_ms is not None and median_ms >= rules.slow_median_ms:
+            waited = f"{load.elapsed_ms / 1000:.1f}" if load.elapsed_ms else None
+            return verdict(
+                VerdictStatus.degraded,
+                f"访问缓慢(探测中位耗时{median_ms / 1000:.1f}秒); 浏览器打开首页超时"
+                + (f"(等待{waited}秒未完成)" if waited else ""),
+                f"slow (median probe {median_ms / 1000:.1f} s); the browser load timed out"
+                + (f" after {waited} s" if waited else ""),
+                median_probe_ms=median_ms, load_ms=load.elapsed_ms, **metrics,
+            )
         return verdict(
             VerdictStatus.needs_review,
             f"浏览器打开失败({ERROR_ZH.get(load.error_kind or '', load.error_kind)}: {load.error}),但HTTP探测正常,需人工复核",
@@ -96,8 +112,6 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
             0.5, **metrics,
         )
 
-    ok_ms = [p.elapsed_ms for p in obs.probes if p.ok]
-    median_ms = round(median(ok_ms), 1) if ok_ms else None
     metrics.update(median_probe_ms=median_ms, load_ms=load.load_ms or load.elapsed_ms,
                    newest_date=load.newest_date)
     problems_zh: list[str] = []

@@ -15,16 +15,54 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
-# Debian's Chromium in a closed sandbox: these keep it from phoning home and from needing
-# privileges it does not have.
+# Chromium's own background requests (update checks, Google-account look-ups, autofill and
+# optimisation-guide downloads ...). An audit's browser talks to audited sites only: measured on
+# Debian's Chromium 156 (tests/test_foreign_traffic.py), what each of these stops is noted.
+#
+# One --disable-features only: Chromium keeps the last one and drops the others, including the
+# list Playwright passes before ours, so Playwright's list is repeated here
+# (tests/test_browser_switches.py fails when Playwright disables something this list lacks).
+PLAYWRIGHT_DISABLED_FEATURES = [
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
+    "ThirdPartyStoragePartitioning", "AvoidCorsURLLoaderRestartOnRedirect", "TcpPortRandomizationWin",
+    "OptimizationHints", "NetworkTimeServiceQuerying", "AimEnabled", "PreconnectToSearch",
+    "msForceBrowserSignIn", "msEdgeUpdateLaunchServicesPreferredVersion",  # Edge's
+]
+QUIET_FEATURES = [
+    "AutofillServerCommunication",  # form fields sent to content-autofill.googleapis.com
+    "OptimizationHintsFetching", "OptimizationGuideModelDownloading", "OptimizationGuideOnDeviceModel",
+    "Translate",  # also in Playwright's list; a translation offer fetches its script
+    "CertificateTransparencyComponentUpdater", "DialMediaRouteProvider",
+    "InterestFeedContentSuggestions",
+]
+# A request to port 0 fails inside Chromium before any socket is opened (or name resolved: the
+# host is an address). Used for the two Google services no switch or feature turns off:
+# - the component updater's on-demand check for the optimisation guide's model manifest
+#   (POST update.googleapis.com/service/update2/json at launch and a minute later, despite
+#   --disable-component-update, which stops only the scheduled checks);
+# - the Google-account list of the default profile (accounts.google.com/ListAccounts, retried
+#   for minutes), sent once its network is up whatever sign-in is set to.
+NOWHERE = "http://127.0.0.1:0/"
 CHROMIUM_ARGS = [
-    "--no-sandbox",
+    "--no-sandbox",  # a container without user namespaces
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--no-pings",  # <a ping> beacons
+    "--metrics-recording-only",
+    f"--component-updater=url-source={NOWHERE}",
+    f"--gaia-url={NOWHERE}",
+    # Every request goes to the proxy when there is one, loopback included (Chromium's default
+    # sends localhost directly), and WebRTC may not send UDP around it.
+    "--proxy-bypass-list=<-loopback>",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--disable-features=" + ",".join(dict.fromkeys(PLAYWRIGHT_DISABLED_FEATURES + QUIET_FEATURES)),
 ]
 
 

@@ -245,6 +245,7 @@ class QueryAttempt(BaseModel):
 class FindabilityObservation(BaseModel):
     hotline_id: str
     website: str | None
+    h5: str | None = None  # the WeChat H5 site looked at too (an internet channel of its own)
     observed_at: datetime = Field(default_factory=utcnow)
     entry_points: list[EntryPoint] = Field(default_factory=list)
     attempts: list[QueryAttempt] = Field(default_factory=list)

@@ -47,8 +47,24 @@ MOBILE_CONTEXT: dict[str, Any] = {
 REUSE_RENDERER_ARGS = ["--renderer-process-limit=1", "--disable-site-isolation-trials"]
 
 
+DISABLE_FEATURES = "--disable-features="
+
+
 def launch_args(settings: BrowserSettings) -> list[str]:
-    return [*CHROMIUM_ARGS, *(REUSE_RENDERER_ARGS if settings.reuse_renderers else []), *settings.extra_args]
+    """The project's switches, then the settings' own. Chromium keeps only the last
+    --disable-features, so a list given in ``extra_args`` is added to the project's one instead
+    of replacing it (which would let Chromium's background requests back in)."""
+    args = [*CHROMIUM_ARGS, *(REUSE_RENDERER_ARGS if settings.reuse_renderers else []), *settings.extra_args]
+    features: list[str] = []
+    merged: list[str] = []
+    for arg in args:
+        if not arg.startswith(DISABLE_FEATURES):
+            merged.append(arg)
+            continue
+        if not features:
+            merged.append(DISABLE_FEATURES)  # where the project's list stands; filled below
+        features += [f for f in arg.removeprefix(DISABLE_FEATURES).split(",") if f]
+    return [DISABLE_FEATURES + ",".join(dict.fromkeys(features)) if a == DISABLE_FEATURES else a for a in merged]
 
 
 @dataclass(frozen=True)

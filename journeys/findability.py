@@ -1246,6 +1246,7 @@ async def observe_findability(ctx: JourneyContext, hotline: Hotline, channels: l
         if obs.tool_error:
             return obs, evidence
     if h5 and not _search_works(obs):
+        obs.h5 = h5
         on_h5 = [c for c in channels if _host(c.value) == h5_host]
         obs.tool_error = await _observe_site(ctx, hotline, h5, on_h5, questions, obs, evidence, mobile=True,
                                               answered=answered)

@@ -379,7 +379,22 @@ def test_a_wechat_only_hotline_is_judged_on_its_h5_site():
 
 
 def test_no_website_is_no_channel():
-    assert judge(observe([], [], website=None)).verdict == "no_channel"
+    v = judge(observe([], [], website=None))
+    assert v.verdict == "no_channel" and "H5" in v.reason
+
+
+def test_a_wechat_h5_site_without_any_lookup_is_nowhere_not_no_channel():
+    # simweb seed 13: two WeChat-only hotlines whose H5 site has no search were no_channel.
+    obs = observe([], [], website=None).model_copy(update={"h5": "http://m12345.anqing.gov.cn.test/"})
+    v = judge(obs)
+    assert v.verdict == "nowhere_to_search"
+    assert "微信H5页面首页3次点击内未发现" in v.reason and "WeChat H5 site" in v.reason_en
+
+
+def test_a_website_and_an_h5_site_both_without_lookups_are_named():
+    obs = observe([], []).model_copy(update={"h5": "http://m12345.nanjing.gov.cn.test/"})
+    v = judge(obs)
+    assert v.verdict == "nowhere_to_search" and "网站及微信H5页面" in v.reason
 
 
 def test_nothing_to_search_is_nowhere():

@@ -81,6 +81,33 @@ def test_browser_fails_but_probes_fine_needs_review():
     assert v.verdict == "needs_review" and v.confidence < 1
 
 
+def test_slow_probes_and_a_browser_timeout_is_degraded():
+    # simweb seed 7: probes' median 8.8 s, then the browser gave up at 15 s. The probes prove
+    # the slowness; the timeout is that slowness as a citizen meets it, not a doubt.
+    page = load(ok=False, kind="timeout").model_copy(update={"elapsed_ms": 15012.0})
+    v = judge_stability(obs([probe(ms=8800)] * 20, page), RULES)
+    assert v.verdict == "degraded" and v.confidence == 1
+    assert "探测中位耗时8.8秒" in v.reason and "超时" in v.reason
+    assert "median probe 8.8 s" in v.reason_en and "timed out after 15.0 s" in v.reason_en
+    assert v.metrics["median_probe_ms"] == 8800 and v.metrics["failures"] == 1
+
+
+def test_fast_probes_and_a_browser_timeout_still_needs_review():
+    v = judge_stability(obs([probe(ms=2900)] * 20, load(ok=False, kind="timeout")), RULES)
+    assert v.verdict == "needs_review"
+
+
+def test_slow_probes_and_another_browser_failure_still_needs_review():
+    # Slowness does not explain a refused or broken page load: a person looks.
+    v = judge_stability(obs([probe(ms=8800)] * 20, load(ok=False, kind="http_status")), RULES)
+    assert v.verdict == "needs_review"
+
+
+def test_browser_timeout_on_our_side_is_never_degraded():
+    v = judge_stability(obs([probe(ms=8800)] * 20, load(ok=False, side="tool", kind="timeout")), RULES)
+    assert v.verdict == "tool_error"
+
+
 def test_slow_site_is_degraded():
     v = judge_stability(obs([probe(ms=7200)] * 20, load(load_ms=7600)), RULES)
     assert v.verdict == "degraded" and "访问缓慢" in v.reason
