@@ -29,10 +29,13 @@ class Discovery:
 def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
     """One channel per (kind, value), the first place it was seen kept as provenance. WeChat
     accounts are written as their gh_ id where a page shows it, else as the link their QR code
-    encodes; page-URL QR codes are kept apart (they are not accounts)."""
+    encodes; page-URL QR codes are kept apart (they are not accounts). A mini-program is its
+    AppID where a page or a ``weixin://`` link gives it, else the name a page tells citizens to
+    search for in WeChat (微信搜索小程序“…”)."""
     out = Discovery()
     seen: set[tuple[str, str, str]] = set()
     qr_links: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    mini_program_names: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
         hid = item.get("hotline_id") or ""
         kind = item.get("type")
@@ -43,6 +46,8 @@ def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
                 out.channels[hid].append(Channel.model_validate({k: v for k, v in item.items() if k != "type"}))
         elif kind == "wechat_qr":
             qr_links[hid].append(item)
+        elif kind == "mini_program_name":
+            mini_program_names[hid].append(item)
         elif kind == "failure":
             out.failures[hid].append(item)
         elif kind == "note":
@@ -58,4 +63,10 @@ def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
         out.channels[hid].append(Channel(hotline_id=hid, kind="wechat", value=first["value"],
                                          found_on=first["found_on"], element=first.get("element"),
                                          text=first.get("text")))
+    for hid, names in mini_program_names.items():
+        if any(c.kind == "mini_program" for c in out.channels[hid]):
+            continue
+        first = names[0]
+        out.channels[hid].append(Channel(hotline_id=hid, kind="mini_program", value=first["value"],
+                                         found_on=first["found_on"], text=first.get("text")))
     return out
