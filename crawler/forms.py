@@ -53,18 +53,17 @@ def purposes(html: str | Selector) -> set[str]:
 
 def form_purpose(fields: list[Field]) -> str | None:
     """What one form is for, by the fields it asks a person to fill."""
-    if any(f.type == "password" for f in fields):
-        return None  # a login or a registration, not the letter itself
     long_text = any(f.tag == "textarea" for f in fields)
-    if long_text and any(f.asks("phone") or f.type == "tel" or f.asks("name") for f in fields):
+    password = any(f.type == "password" for f in fields)
+    if long_text and not password and any(f.asks("phone") or f.type == "tel" or f.asks("name") for f in fields):
         return "submit"
     if long_text:
-        return None
+        return None  # a comment box, or a letter form behind an account's password
     numbers = [f for f in fields if f.tag == "input" and f.asks("case_number")]
-    codes = [f for f in fields if f.tag == "input" and f.asks("code") and f not in numbers]
+    codes = [f for f in fields if f.tag == "input" and f not in numbers and (f.asks("code") or f.type == "password")]
     if numbers and codes:
-        return "track"
-    return None
+        return "track"  # a case number and its code (查询密码 is often a password box)
+    return None  # a login or a registration (a phone and a password), a search box …
 
 
 def _field_groups(sel: Selector) -> Iterable[list[Field]]:
