@@ -39,7 +39,7 @@ SCRIPT_WRITES = re.compile(r"document\.write|\.innerHTML\s*\+?=|insertAdjacentHT
                            r"\.append(Child)?\s*\(|\.prepend\s*\(")
 SCRIPT_LINK_LITERAL = re.compile(
     r"""<a\s[^<>]*href\s*=|\.href\s*=\s*["'`][^"'`]|setAttribute\(\s*["']href["']\s*,\s*["'`]|"""
-    r"""["']?\b(url|href|link|path|linkurl)\b["']?\s*:\s*["'`](/|https?:|\.\.?/)""", re.I)
+    r"""["']?\b(url|href|link|path|linkurl)\b["']?\s*:\s*["'`](/|https?:|\.\.?/|#!?/)""", re.I)
 DATE = re.compile(r"20\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}|\b\d{1,2}-\d{1,2}\b")
 
 

@@ -149,6 +149,8 @@ def test_links_written_by_scripts_are_told_apart_from_scripts_that_only_fetch():
         """<script>var menus = [{"name": "\\u5ba2\\u6237\\u7aef", "url": "/app/"}];
            menus.forEach(function (m) { var a = document.createElement("a"); a.href = m.url; nav.appendChild(a); });</script>""",
         """<script>var a = document.createElement("a"); a.setAttribute("href", "/app/"); bar.append(a);</script>""",
+        """<script>var menu = [{title: "我要反映", path: "#/appeal/new"}];
+           nav.innerHTML = menu.map(function (m) { return "<a href=" + m.path + ">" + m.title; }).join("");</script>""",
     ]
     for html in written:
         assert links_by_script(html), html
