@@ -54,7 +54,9 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "about": ("公开", "选登", "公示", "摘登", "精选", "统计", "分析", "通报", "报告", "须知", "说明",
               "规定", "办法", "制度", "流程", "指南", "动态", "简介", "介绍", "征集", "调查", "访谈",
               "直播", "电话", "排行", "满意度", "评价", "典型", "案例", "回应", "解读", "曝光", "新闻",
-              "要闻", "通知", "公告", "须知", "承诺"),
+              "要闻", "通知", "公告", "承诺",
+              # forms that are not a letter to the hotline: website errors, surveys, articles
+              "纠错", "问卷", "投稿", "报名", "登录", "注册"),
 }
 # A named assistant ("小智问答", "小慧助手"): a robot, though no concept word says so.
 PERSONA = re.compile(r"小[\u4e00-\u9fff](问答|助手|客服|机器人)")
@@ -136,6 +138,8 @@ def read_link(text: str) -> Reading:
         return Reading("app")
     if "mobile" in c and "version" in c:
         return Reading("h5")
+    if "about" in c:
+        return Reading(None, about=True)  # 网站纠错, 热线简介: a page of another kind, whatever its form
     if "column" in c:
         return Reading(None, ambiguous=True)
     return Reading(None)

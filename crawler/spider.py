@@ -253,8 +253,10 @@ class HotlineSpider(scrapy.Spider):
             return
         for kind in sorted(kinds):
             named.add(page)
-            yield {"type": "channel", "hotline_id": hid, "kind": kind, "value": page, "found_on": link.found_on,
-                   "element": link.element, "text": link.text or None, "excerpt": link.excerpt}
+            # Kept only where no link's words found this kind of entry (``results.resolve``).
+            yield {"type": "form_channel", "hotline_id": hid, "kind": kind, "value": page,
+                   "found_on": link.found_on, "element": link.element, "text": link.text or None,
+                   "excerpt": link.excerpt}
 
     def parse_qr(self, response: Response) -> Iterator[dict[str, Any]]:
         yield from self.guarded(response.meta["hotline_id"], response.url, self.read_qr(response))

@@ -191,13 +191,13 @@ def test_a_calendar_cannot_trap_the_spider():
 
 
 def _crawl(pages, start=URL, hosts=HOSTS):
-    """The spider over ``pages`` (url -> html) without a network: (channel items, requests)."""
+    """The spider over ``pages`` (url -> html) without a network: (items, requests)."""
     from scrapy.http import HtmlResponse, Request
 
     from crawler.spider import HotlineSpider
 
     spider = HotlineSpider(hotlines=[], page_budget=20, start_depth=1)
-    channels, requested = [], []
+    items, requested = [], []
     queue = [(start, {"hotline_id": "ex", "hosts": hosts, "depth_left": 1, "h5": False}, True)]
     while queue:
         url, meta, entry = queue.pop(0)
@@ -209,9 +209,15 @@ def _crawl(pages, start=URL, hosts=HOSTS):
                 if "playwright" not in out.meta and "qr" not in out.meta:
                     requested.append(out.url)
                     queue.append((out.url, out.meta, False))
-            elif out.get("type") == "channel":
-                channels.append(out)
-    return channels, requested
+            else:
+                items.append(out)
+    return items, requested
+
+
+def _entries(items):
+    from crawler.results import resolve
+
+    return {(c.kind, c.value): c for c in resolve(items).channels["ex"] if c.kind in ("submit", "track")}
 
 
 LETTER_FORM = """<html><body><h2>来信</h2><form method="post"><label>姓名 <input name="xm"></label>
@@ -219,22 +225,30 @@ LETTER_FORM = """<html><body><h2>来信</h2><form method="post"><label>姓名 <i
   <button>提交</button></form></body></html>"""
 LOOKUP_FORM = """<html><body><form><label>受理编号 <input name="no"></label><label>查询码 <input name="code"></label>
   <button>查询</button></form></body></html>"""
+BASE = "http://www.example12345.gov.cn"
 
 
 def test_a_page_behind_a_column_word_is_the_entry_its_forms_say():
-    base = "http://www.example12345.gov.cn"
     home = """<html><body><div class="nav"><a href="/hdjl/">互动交流</a><a href="/bjcx/">结果反馈</a>
-      <a href="/xjgk/">信件公开</a><a href="/wyxx/">我要写信</a></div>
+      <a href="/xjgk/">信件公开</a><a href="/jc/">网站纠错</a></div>
       <ul><li><a href="/art/1.html">关于开展满意度回访的说明</a><span>2026-01-02</span></li></ul></body></html>"""
-    pages = {URL: home, f"{base}/hdjl/": LETTER_FORM, f"{base}/bjcx/": LOOKUP_FORM,
-             f"{base}/xjgk/": LETTER_FORM, f"{base}/wyxx/": LETTER_FORM, f"{base}/art/1.html": LETTER_FORM}
-    channels, _ = _crawl(pages)
-    found = {(c["kind"], c["value"]) for c in channels if c["kind"] in ("submit", "track")}
-    assert found == {("submit", f"{base}/hdjl/"), ("track", f"{base}/bjcx/"), ("submit", f"{base}/wyxx/")}
-    by_form = next(c for c in channels if c["value"] == f"{base}/hdjl/")
-    assert by_form["found_on"] == URL and by_form["text"] == "互动交流" and by_form["element"] == "div.nav > a"
+    pages = {URL: home, f"{BASE}/hdjl/": LETTER_FORM, f"{BASE}/bjcx/": LOOKUP_FORM,
+             f"{BASE}/xjgk/": LETTER_FORM, f"{BASE}/jc/": LETTER_FORM, f"{BASE}/art/1.html": LETTER_FORM}
+    items, _ = _crawl(pages)
+    entries = _entries(items)
+    assert set(entries) == {("submit", f"{BASE}/hdjl/"), ("track", f"{BASE}/bjcx/")}
+    by_form = entries[("submit", f"{BASE}/hdjl/")]
+    assert (by_form.found_on, by_form.text, by_form.element) == (URL, "互动交流", "div.nav > a")
+
+
+def test_a_form_is_a_fallback_where_words_already_named_the_entry():
+    home = """<html><body><a href="/wyxx/">我要写信</a><a href="/hdjl/">互动交流</a><a href="/cx/">信件查询</a>
+      </body></html>"""
+    pages = {URL: home, f"{BASE}/wyxx/": LETTER_FORM, f"{BASE}/hdjl/": LETTER_FORM, f"{BASE}/cx/": LOOKUP_FORM}
+    items, _ = _crawl(pages)
+    assert set(_entries(items)) == {("submit", f"{BASE}/wyxx/"), ("track", f"{BASE}/cx/")}
     # The page 我要写信 named is not reported a second time by its form.
-    assert sum(c["value"] == f"{base}/wyxx/" for c in channels) == 1
+    assert not any(i.get("value") == f"{BASE}/wyxx/" for i in items if i["type"] == "form_channel")
 
 
 def test_a_route_that_frames_the_form_is_the_entry():
@@ -243,7 +257,8 @@ def test_a_route_that_frames_the_form_is_the_entry():
     shell = '<html><body><nav><a href="#/hdjl">政民互动</a></nav><div id="view"></div></body></html>'
     route = '<html><body><nav><a href="#/hdjl">政民互动</a></nav><iframe src="/mailbox/write.do"></iframe></body></html>'
     pages = {spa: shell, spa + "#/hdjl": route, "http://rx.example.gov.cn/mailbox/write.do": LETTER_FORM}
-    channels, requested = _crawl(pages, start=spa, hosts=hosts)
+    items, requested = _crawl(pages, start=spa, hosts=hosts)
     assert requested == [spa + "#/hdjl", "http://rx.example.gov.cn/mailbox/write.do"]
-    submit = [c for c in channels if c["kind"] == "submit"]
-    assert [(c["value"], c["found_on"], c["text"]) for c in submit] == [(spa + "#/hdjl", spa, "政民互动")]
+    entries = _entries(items)
+    assert set(entries) == {("submit", spa + "#/hdjl")}
+    assert (entries[("submit", spa + "#/hdjl")].found_on, entries[("submit", spa + "#/hdjl")].text) == (spa, "政民互动")
