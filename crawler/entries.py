@@ -17,7 +17,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import jieba
 
@@ -89,7 +89,7 @@ def _tokenizer() -> jieba.Tokenizer:
     return tok
 
 
-@cache
+@lru_cache(maxsize=65536)
 def _concepts(text: str) -> frozenset[str]:
     tokens = [t for t in _tokenizer().lcut(text) if t.strip()]
     return frozenset(name for name, words in CONCEPTS.items() if any(_holds(tokens, w) for w in words))
@@ -113,7 +113,7 @@ def _holds(tokens: list[str], word: str) -> bool:
     return False
 
 
-@cache
+@lru_cache(maxsize=65536)  # a crawl reads the same menus on every page; titles vary without end
 def read_link(text: str) -> Reading:
     """What the short visible text of a link (or its title / an image's alt) names."""
     text = normalize(text)

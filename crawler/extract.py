@@ -35,6 +35,7 @@ HASH_ROUTE = re.compile(r"^!?/")
 MINI_PROGRAM_NAME = re.compile(r"小程序\s*[“\"「『]([^”\"」』]{2,24})[”\"」』]|[“\"「『]([^”\"」』]{2,24})[”\"」』]\s*小程序")
 # Inline scripts that write links into the page (document.write, innerHTML, a menu built from
 # data): what they write is only seen once the page has run in a browser.
+INLINE_SCRIPT = re.compile(r"(?is)<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>")
 SCRIPT_WRITES = re.compile(r"document\.write|\.innerHTML\s*\+?=|insertAdjacentHTML|\.outerHTML\s*=|"
                            r"\.append(Child)?\s*\(|\.prepend\s*\(")
 SCRIPT_LINK_LITERAL = re.compile(
@@ -131,9 +132,8 @@ def mini_program_link(url: str) -> str | None:
 def links_by_script(html: str) -> bool:
     """Whether an inline script writes links into the page (``document.write('<a …')``, a menu
     built from data after load): those links exist only once the page has run."""
-    sel = Selector(text=html)
     return any(SCRIPT_WRITES.search(code) and SCRIPT_LINK_LITERAL.search(code)
-               for code in sel.css("script:not([src])::text").getall())
+               for code in INLINE_SCRIPT.findall(html))
 
 
 def without_query(url: str) -> str:
@@ -169,14 +169,20 @@ def text_of(node: Selector) -> str:
     return re.sub(r"\s+", " ", " ".join(node.xpath(".//text()").getall())).strip()
 
 
-def in_dated_row(node: Selector) -> bool:
-    """A link in a list row that carries a date (news and article lists)."""
+def in_dated_row(node: Selector, rows: dict[object, bool] | None = None) -> bool:
+    """A link in a list row that carries a date (news and article lists). ``rows`` remembers
+    each row's answer, so a page of many links reads each row once."""
     for el in node.root.iterancestors():
         if not isinstance(el.tag, str):
             continue
         if el.tag in ("li", "tr", "dd", "dt", "p", "div"):
+            if rows is not None and el in rows:
+                return rows[el]
             row = " ".join(el.itertext())
-            return len(row) < 200 and bool(DATE.search(row))
+            dated = len(row) < 200 and bool(DATE.search(row))
+            if rows is not None:
+                rows[el] = dated
+            return dated
     return False
 
 
@@ -207,6 +213,7 @@ def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon:
                                       element=css_path(node) if node is not None else None,
                                       text=text[:200] or None, excerpt=excerpt))
 
+    rows: dict[object, bool] = {}
     for a in sel.css("a[href]"):
         href = (a.attrib.get("href") or "").strip()
         if not href or href.startswith(("javascript:", "mailto:", "tel:")):
@@ -228,7 +235,7 @@ def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon:
         if APP_URL.search(target):
             continue  # download files themselves; the page that offers them is the channel
         reading = read_link(text)
-        dated = in_dated_row(a)
+        dated = in_dated_row(a, rows)
         kind = None if dated else reading.kind  # "常见问题解答" in a dated news list is an article
         if kind == "h5" or (kind is None and not same_site(target, site_hosts)):
             if kind == "h5":
