@@ -31,7 +31,7 @@ def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
     accounts are written as their gh_ id where a page shows it, else as the link their QR code
     encodes; page-URL QR codes are kept apart (they are not accounts). A mini-program is its
     AppID where a page or a ``weixin://`` link gives it, else the name a page tells citizens to
-    search for in WeChat (微信搜索小程序“…”). An entry known only by its page's form (a letter
+    search for in WeChat (微信搜索小程序“…”), else the link its code encodes. An entry known only by its page's form (a letter
     form behind 互动交流) counts where no link's words named one of its kind: the first such page."""
     out = Discovery()
     seen: set[tuple[str, str, str]] = set()
@@ -48,7 +48,7 @@ def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
                 out.channels[hid].append(Channel.model_validate({k: v for k, v in item.items() if k != "type"}))
         elif kind == "wechat_qr":
             qr_links[hid].append(item)
-        elif kind == "mini_program_name":
+        elif kind in ("mini_program_name", "mini_program_qr"):
             mini_program_names[hid].append(item)
         elif kind == "form_channel":
             by_form[hid].append(item)
@@ -74,7 +74,8 @@ def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
     for hid, names in mini_program_names.items():
         if any(c.kind == "mini_program" for c in out.channels[hid]):
             continue
-        first = names[0]
+        first = min(names, key=lambda i: i["type"] != "mini_program_name")  # a name before a code's link
         out.channels[hid].append(Channel(hotline_id=hid, kind="mini_program", value=first["value"],
-                                         found_on=first["found_on"], text=first.get("text")))
+                                         found_on=first["found_on"], element=first.get("element"),
+                                         text=first.get("text")))
     return out

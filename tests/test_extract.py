@@ -137,9 +137,12 @@ def test_a_name_is_the_mini_program_only_where_no_appid_is_known():
         return {"type": "mini_program_name", "hotline_id": hid, "value": "南京12345", "found_on": URL, "text": "…"}
     appid = {"type": "channel", "hotline_id": "a", "kind": "mini_program", "value": "wx0123456789abcdef",
              "found_on": URL}
-    out = resolve([name("a"), appid, name("b")])
+    code = {"type": "mini_program_qr", "hotline_id": "c", "value": "https://mp.weixin.qq.com/a/~abc",
+            "found_on": URL, "element": "div.mp > img", "text": "小程序码"}
+    out = resolve([name("a"), appid, {**code, "hotline_id": "b"}, name("b"), code])
     assert [c.value for c in out.channels["a"]] == ["wx0123456789abcdef"]
     assert [(c.kind, c.value) for c in out.channels["b"]] == [("mini_program", "南京12345")]
+    assert [(c.kind, c.value) for c in out.channels["c"]] == [("mini_program", "https://mp.weixin.qq.com/a/~abc")]
 
 
 def test_links_written_by_scripts_are_told_apart_from_scripts_that_only_fetch():
