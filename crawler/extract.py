@@ -11,12 +11,15 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 
 import yaml
 from parsel import Selector
 
 from hotline_audit.model import Channel
+
+from .entries import read_link
+from .forms import purposes
 
 GH_ID = re.compile(r"\bgh_[0-9a-f]{12}\b")
 APP_ID = re.compile(r"\bwx[0-9a-f]{16}\b")
@@ -26,24 +29,27 @@ HIDDEN_STYLE = re.compile(
 APP_URL = re.compile(r"\.apk(\?|$)|apps\.apple\.com|itunes\.apple\.com|app\.mi\.com|sj\.qq\.com", re.I)
 WEIBO_URL = re.compile(r"^https?://(www\.)?weibo\.(com|cn)/", re.I)
 JS_ENDPOINT = re.compile(r"""["'](?P<url>(?:https?:)?//[^"'\s?]+|/[^"'\s?]*)\?(?P<param>[A-Za-z_]\w*)=["']""")
-MAX_NAV_TEXT = 12  # longer link texts are article titles, not entries
+# On a single-page app the fragment is the route (/#/letter, /#!/query), not an anchor.
+HASH_ROUTE = re.compile(r"^!?/")
+# "微信搜索小程序“南京12345”", "搜索“南京12345”小程序": the name a citizen types in WeChat.
+MINI_PROGRAM_NAME = re.compile(r"小程序\s*[“\"「『]([^”\"」』]{2,24})[”\"」』]|[“\"「『]([^”\"」』]{2,24})[”\"」』]\s*小程序")
+# Inline scripts that write links into the page (document.write, innerHTML, a menu built from
+# data): what they write is only seen once the page has run in a browser.
+INLINE_SCRIPT = re.compile(r"(?is)<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>")
+SCRIPT_WRITES = re.compile(r"document\.write|\.innerHTML\s*\+?=|insertAdjacentHTML|\.outerHTML\s*=|"
+                           r"\.append(Child)?\s*\(|\.prepend\s*\(")
+SCRIPT_LINK_LITERAL = re.compile(
+    r"""<a\s[^<>]*href\s*=|\.href\s*=\s*["'`][^"'`]|setAttribute\(\s*["']href["']\s*,\s*["'`]|"""
+    r"""["']?\b(url|href|link|path|linkurl)\b["']?\s*:\s*["'`](/|https?:|\.\.?/|#!?/)""", re.I)
 DATE = re.compile(r"20\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}|\b\d{1,2}-\d{1,2}\b")
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    words: dict[str, tuple[str, ...]]
+    """Word lists where a list is the right tool: a search box's words, a QR code's caption,
+    how a city portal names its hotline. Entry links are read by meaning (``crawler.entries``)."""
 
-    def kind_of(self, text: str) -> str | None:
-        """The channel kind a short link text names, or None."""
-        text = re.sub(r"\s+", "", text)
-        if not text or len(text) > MAX_NAV_TEXT:
-            return None
-        # Most specific first: "在线咨询机器人" is the robot, not a submission form.
-        for kind in ("track", "robot", "knowledge_base", "submit", "app", "h5"):
-            if any(w in text for w in self.words[kind]):
-                return kind
-        return None
+    words: dict[str, tuple[str, ...]]
 
     def says(self, group: str, text: str) -> bool:
         return any(w in text for w in self.words[group])
@@ -66,9 +72,31 @@ class QrImage:
 
 
 @dataclass
+class LinkSeen:
+    """The link that leads to a followed page: provenance for what that page turns out to be."""
+
+    url: str
+    found_on: str
+    text: str
+    element: str
+    excerpt: str
+    named: bool  # its words already named an entry (or another link to the page did)
+    about: bool = False  # its words talk about entries (信件公开): not one, whatever the page
+    dated: bool = False  # in a dated list: an article
+
+    @property
+    def may_be_entry(self) -> bool:
+        """Whether the page's own structure may say what this link is (its words did not)."""
+        return not (self.named or self.about or self.dated)
+
+
+@dataclass
 class PageFindings:
     channels: list[Channel] = field(default_factory=list)
     follow: list[str] = field(default_factory=list)  # same-site pages worth a visit
+    links: dict[str, LinkSeen] = field(default_factory=dict)  # how each followed page is linked
+    purposes: set[str] = field(default_factory=set)  # submit/track: what this page's forms are for
+    mini_program_names: list[tuple[str, str]] = field(default_factory=list)  # (name, context)
     frames: list[str] = field(default_factory=list)  # iframes (search boxes live there too)
     qr_images: list[QrImage] = field(default_factory=list)
     offsite: list[tuple[str, str]] = field(default_factory=list)  # (url, text) not followed
@@ -76,9 +104,36 @@ class PageFindings:
 
 
 def canonical_url(url: str) -> str:
-    """channels.csv's one form of a URL: lower-case scheme and host, path, query, no fragment."""
+    """channels.csv's one form of a URL: lower-case scheme and host, path, query; the fragment
+    only where it is a single-page app's route (``#/letter``, ``#!/query``), not an anchor."""
     parts = urlsplit(url.strip())
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+    fragment = parts.fragment if HASH_ROUTE.match(parts.fragment) else ""
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, fragment))
+
+
+def mini_program_link(url: str) -> str | None:
+    """The mini-program a ``weixin://dl/…`` link opens: its AppID, else its ``gh_`` user name,
+    else the link itself (a ticket link ``weixin://dl/business/?t=…`` names no id)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() != "weixin" or parts.netloc.lower() != "dl":
+        return None
+    query = {k.lower(): v for k, v in parse_qs(parts.query).items()}
+    appid = next((v for v in query.get("appid", []) if APP_ID.fullmatch(v)), None)
+    if appid:
+        return appid
+    username = next((v for v in query.get("username", []) if GH_ID.fullmatch(v)), None)
+    if username:
+        return username
+    if parts.path.strip("/").lower() == "business" and parts.query:
+        return canonical_url(url)
+    return None
+
+
+def links_by_script(html: str) -> bool:
+    """Whether an inline script writes links into the page (``document.write('<a …')``, a menu
+    built from data after load): those links exist only once the page has run."""
+    return any(SCRIPT_WRITES.search(code) and SCRIPT_LINK_LITERAL.search(code)
+               for code in INLINE_SCRIPT.findall(html))
 
 
 def without_query(url: str) -> str:
@@ -114,14 +169,20 @@ def text_of(node: Selector) -> str:
     return re.sub(r"\s+", " ", " ".join(node.xpath(".//text()").getall())).strip()
 
 
-def in_dated_row(node: Selector) -> bool:
-    """A link in a list row that carries a date (news and article lists)."""
+def in_dated_row(node: Selector, rows: dict[object, bool] | None = None) -> bool:
+    """A link in a list row that carries a date (news and article lists). ``rows`` remembers
+    each row's answer, so a page of many links reads each row once."""
     for el in node.root.iterancestors():
         if not isinstance(el.tag, str):
             continue
         if el.tag in ("li", "tr", "dd", "dt", "p", "div"):
+            if rows is not None and el in rows:
+                return rows[el]
             row = " ".join(el.itertext())
-            return len(row) < 200 and bool(DATE.search(row))
+            dated = len(row) < 200 and bool(DATE.search(row))
+            if rows is not None:
+                rows[el] = dated
+            return dated
     return False
 
 
@@ -152,23 +213,30 @@ def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon:
                                       element=css_path(node) if node is not None else None,
                                       text=text[:200] or None, excerpt=excerpt))
 
+    rows: dict[object, bool] = {}
     for a in sel.css("a[href]"):
         href = (a.attrib.get("href") or "").strip()
-        if not href or href.startswith(("javascript:", "mailto:", "tel:", "#")):
+        if not href or href.startswith(("javascript:", "mailto:", "tel:")):
             continue
+        if href.startswith("#") and not HASH_ROUTE.match(href[1:]):
+            continue  # an anchor on this page
         if is_hidden(a):
             found.hidden_links += 1
             continue
         target = urljoin(url, href)
-        text = text_of(a) or a.attrib.get("title", "")
+        text = text_of(a) or a.attrib.get("title", "") or " ".join(a.css("img::attr(alt)").getall())
+        mini_program = mini_program_link(target)
+        if mini_program:  # weixin://dl/business/?appid=…: opens the mini-program in WeChat
+            add("mini_program", mini_program, a, text)
+            continue
         if WEIBO_URL.match(target):
             add("weibo", canonical_url(target), a, text)
             continue
         if APP_URL.search(target):
             continue  # download files themselves; the page that offers them is the channel
-        kind = lexicon.kind_of(text)
-        if kind is not None and in_dated_row(a):
-            kind = None  # "常见问题解答" in a dated news list is an article, not the entry
+        reading = read_link(text)
+        dated = in_dated_row(a, rows)
+        kind = None if dated else reading.kind  # "常见问题解答" in a dated news list is an article
         if kind == "h5" or (kind is None and not same_site(target, site_hosts)):
             if kind == "h5":
                 add("h5", canonical_url(target), a, text)
@@ -178,7 +246,12 @@ def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon:
         if kind is not None:
             add(kind, canonical_url(target), a, text)
         if same_site(target, site_hosts) and target.startswith(("http://", "https://")):
-            found.follow.append(canonical_url(target))
+            page = canonical_url(target)
+            seen = LinkSeen(page, url, text[:200], css_path(a), a.get()[:300], named=kind is not None,
+                            about=reading.about, dated=dated)
+            if urlsplit(page).fragment and not seen.may_be_entry:
+                continue  # a route is seen only in a browser: worth it only where words said nothing
+            _remember(found, seen)
 
     for frame in sel.css("iframe[src]"):
         if not is_hidden(frame):
@@ -209,6 +282,7 @@ def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon:
                 add("search", without_query(endpoint), loose_boxes[0], placeholder)
                 break
 
+    found.purposes = purposes(sel)
     page_text = text_of(sel.css("body")[0]) if sel.css("body") else ""
     for gh in dict.fromkeys(GH_ID.findall(page_text)):
         add("wechat", gh, None, _around(page_text, gh))
@@ -216,6 +290,8 @@ def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon:
         before = page_text[max(0, page_text.find(appid) - 40):page_text.find(appid)]
         if lexicon.says("mini_program", before) or "appid" in before.lower():
             add("mini_program", appid, None, _around(page_text, appid))
+    for m in MINI_PROGRAM_NAME.finditer(page_text):
+        found.mini_program_names.append((m.group(1) or m.group(2), _around(page_text, m.group(0))))
 
     for img in sel.css("img[src]"):
         if is_hidden(img):
@@ -225,8 +301,20 @@ def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon:
                 or lexicon.says("mini_program", context):
             found.qr_images.append(QrImage(url=urljoin(url, img.attrib["src"]), context=context.strip()[:200],
                                            element=css_path(img), page_qr=lexicon.says("page_qr", context)))
-    found.follow = list(dict.fromkeys(found.follow))
+    found.follow = list(found.links)
     return found
+
+
+def _remember(found: PageFindings, seen: LinkSeen) -> None:
+    """One provenance per followed page: a link that may be the entry beats one that cannot;
+    a page any link named stays named."""
+    before = found.links.get(seen.url)
+    if before is None:
+        found.links[seen.url] = seen
+        return
+    named = before.named or seen.named
+    keep = seen if seen.may_be_entry and not before.may_be_entry else before
+    found.links[seen.url] = LinkSeen(**{**keep.__dict__, "named": named})
 
 
 def find_hotline_site(url: str, html: str, lexicon: Lexicon | None = None) -> list[tuple[str, str, str]]:

@@ -29,10 +29,15 @@ class Discovery:
 def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
     """One channel per (kind, value), the first place it was seen kept as provenance. WeChat
     accounts are written as their gh_ id where a page shows it, else as the link their QR code
-    encodes; page-URL QR codes are kept apart (they are not accounts)."""
+    encodes; page-URL QR codes are kept apart (they are not accounts). A mini-program is its
+    AppID where a page or a ``weixin://`` link gives it, else the name a page tells citizens to
+    search for in WeChat (微信搜索小程序“…”), else the link its code encodes. An entry known only by its page's form (a letter
+    form behind 互动交流) counts where no link's words named one of its kind: the first such page."""
     out = Discovery()
     seen: set[tuple[str, str, str]] = set()
     qr_links: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    mini_program_names: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_form: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
         hid = item.get("hotline_id") or ""
         kind = item.get("type")
@@ -43,6 +48,10 @@ def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
                 out.channels[hid].append(Channel.model_validate({k: v for k, v in item.items() if k != "type"}))
         elif kind == "wechat_qr":
             qr_links[hid].append(item)
+        elif kind in ("mini_program_name", "mini_program_qr"):
+            mini_program_names[hid].append(item)
+        elif kind == "form_channel":
+            by_form[hid].append(item)
         elif kind == "failure":
             out.failures[hid].append(item)
         elif kind == "note":
@@ -56,6 +65,17 @@ def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
             continue
         first = links[0]
         out.channels[hid].append(Channel(hotline_id=hid, kind="wechat", value=first["value"],
+                                         found_on=first["found_on"], element=first.get("element"),
+                                         text=first.get("text")))
+    for hid, found in by_form.items():
+        for item in found:
+            if not any(c.kind == item["kind"] for c in out.channels[hid]):
+                out.channels[hid].append(Channel.model_validate({k: v for k, v in item.items() if k != "type"}))
+    for hid, names in mini_program_names.items():
+        if any(c.kind == "mini_program" for c in out.channels[hid]):
+            continue
+        first = min(names, key=lambda i: i["type"] != "mini_program_name")  # a name before a code's link
+        out.channels[hid].append(Channel(hotline_id=hid, kind="mini_program", value=first["value"],
                                          found_on=first["found_on"], element=first.get("element"),
                                          text=first.get("text")))
     return out

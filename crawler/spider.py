@@ -20,7 +20,14 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import StopDownload
 from scrapy.http import Response
 
-from .extract import canonical_url, decode_html, extract, find_hotline_site
+from .extract import (
+    LinkSeen,
+    canonical_url,
+    decode_html,
+    extract,
+    find_hotline_site,
+    links_by_script,
+)
 
 WECHAT_ONLY = re.compile(r"请在微信(客户端|中)打开")
 WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -46,6 +53,7 @@ class HotlineSpider(scrapy.Spider):
         self.seen: dict[str, set[str]] = {}  # pages requested, per hotline
         self.budget_noted: set[str] = set()  # hotlines whose budget ran out (reported once)
         self.cookies: dict[str, list[dict[str, str]]] = {}  # from a rendered page, per hotline
+        self.named: dict[str, set[str]] = {}  # channel values already found, per hotline
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HotlineSpider:
@@ -100,12 +108,18 @@ class HotlineSpider(scrapy.Spider):
     # -- requests ---------------------------------------------------------------------------
 
     def page(self, url: str, hotline_id: str, hosts: set[str | None], depth: int, h5: bool = False,
-             entry: bool = False, found: dict[str, Any] | None = None) -> scrapy.Request:
+             entry: bool = False, found: dict[str, Any] | None = None,
+             via: dict[str, Any] | None = None) -> scrapy.Request:
+        """A page to read. ``via`` is the link that led here (``LinkSeen`` as a dict, plus the
+        ``landing`` page when this is a frame of it): what the page turns out to be is reported
+        with that link's provenance."""
         meta: dict[str, Any] = {"hotline_id": hotline_id, "hosts": hosts, "depth_left": depth, "h5": h5}
         if self.proxy:
             meta["proxy"] = self.proxy
         if found:
             meta["found"] = found
+        if via:
+            meta["via"] = via
         headers = {"User-Agent": WECHAT_UA} if h5 else {}
         self.seen.setdefault(hotline_id, set()).add(url)
         # Duplicates are filtered here, per hotline, not by the scheduler: a request the
@@ -178,15 +192,25 @@ class HotlineSpider(scrapy.Spider):
             return
         hosts = {h for h in meta["hosts"] if h}
         found = extract(response.url, html, hid, hosts)
+        named = self.named.setdefault(hid, set())
         if entry:
             kind = "h5" if meta["h5"] else "website"
-            via = meta.get("found") or {"found_on": "registry", "element": None, "text": None}
+            origin = meta.get("found") or {"found_on": "registry", "element": None, "text": None}
+            named.add(canonical_url(response.url))
             yield {"type": "channel", "hotline_id": hid, "kind": kind, "value": canonical_url(response.url),
-                   "excerpt": None, **via}
+                   "excerpt": None, **origin}
         for ch in found.channels:
+            named.add(ch.value)
             yield {"type": "channel", **ch.model_dump()}
+        via = meta.get("via")
+        if via and not entry:
+            yield from self.by_structure(hid, via, found.purposes)
+        for name, context in found.mini_program_names:
+            yield {"type": "mini_program_name", "hotline_id": hid, "value": name, "found_on": response.url,
+                   "text": context}
         if needs_browser(html) and not meta.get("playwright"):
-            # A page that draws itself with JavaScript (single-page app): render it once.
+            # A page that draws itself with JavaScript (single-page app), or whose scripts
+            # write its links: render it once.
             yield self.rendered(response.request)
         for img in found.qr_images:
             yield self.track(scrapy.Request(
@@ -196,7 +220,10 @@ class HotlineSpider(scrapy.Spider):
         seen = self.seen.setdefault(hid, set())
         for frame in found.frames:
             if frame not in seen:
-                yield self.page(frame, hid, meta["hosts"], depth=0, h5=meta["h5"])
+                # A frame of a page a link led to is that page's content: what it turns out to
+                # be is the linked page's (a route of a single-page app that frames the form).
+                framed = {**via, "landing": via.get("landing") or via["url"]} if via and not entry else None
+                yield self.page(frame, hid, meta["hosts"], depth=0, h5=meta["h5"], via=framed)
         if meta["depth_left"] > 0:
             # The budget counts requests, not parsed pages: a calendar or an endless query
             # string cannot queue more than the budget while earlier pages are in flight.
@@ -209,11 +236,27 @@ class HotlineSpider(scrapy.Spider):
                        "reason": f"page budget of {self.page_budget} spent; {len(new) - len(allowed)} links "
                                  "on this page not visited"}
             for url in allowed:
-                yield self.page(url, hid, meta["hosts"], depth=meta["depth_left"] - 1, h5=meta["h5"])
+                yield self.page(url, hid, meta["hosts"], depth=meta["depth_left"] - 1, h5=meta["h5"],
+                                via=vars(found.links[url]))
         for url, text in found.offsite:
             yield {"type": "offsite", "hotline_id": hid, "url": url, "text": text, "found_on": response.url}
         if charset != (declared or "utf-8").lower():
             yield {"type": "note", "hotline_id": hid, "note": f"{response.url} declared {declared}, decoded as {charset}"}
+
+    def by_structure(self, hid: str, via: dict[str, Any], kinds: set[str]) -> Iterator[dict[str, Any]]:
+        """The entries a linked page is by its forms (a letter form, a case lookup), where the
+        link's words did not say so: reported as the linked page, found through that link."""
+        link = LinkSeen(**{k: v for k, v in via.items() if k != "landing"})
+        page = via.get("landing") or link.url
+        named = self.named.setdefault(hid, set())
+        if not link.may_be_entry or page in named:
+            return
+        for kind in sorted(kinds):
+            named.add(page)
+            # Kept only where no link's words found this kind of entry (``results.resolve``).
+            yield {"type": "form_channel", "hotline_id": hid, "kind": kind, "value": page,
+                   "found_on": link.found_on, "element": link.element, "text": link.text or None,
+                   "excerpt": link.excerpt}
 
     def parse_qr(self, response: Response) -> Iterator[dict[str, Any]]:
         yield from self.guarded(response.meta["hotline_id"], response.url, self.read_qr(response))
@@ -278,11 +321,13 @@ class HotlineSpider(scrapy.Spider):
 
 def needs_browser(html: str) -> bool:
     """A page whose visible content is drawn by scripts: next to no text, and scripts to run
-    (or a noscript notice). Plain pages with text are read as they come."""
+    (or a noscript notice), or inline scripts that write links. Plain pages with text are read
+    as they come."""
     body = re.sub(r"(?is)<(script|style|noscript)\b.*?</\1>|<[^>]+>", " ", html)
     text = re.sub(r"\s+", "", body)
     has_scripts = "<script" in html.lower()
-    return has_scripts and (len(text) < 120 or ("<noscript" in html.lower() and len(text) < 400))
+    drawn = len(text) < 120 or ("<noscript" in html.lower() and len(text) < 400)
+    return has_scripts and (drawn or links_by_script(html))
 
 
 def classify_failure(exc: BaseException, status: int | None) -> str:

@@ -60,7 +60,7 @@ from checks.effectiveness import (
     parse_receipt,
     reply_due,
 )
-from crawler.extract import load_lexicon
+from crawler.entries import entry_kind
 from hotline_audit.config import Settings
 from hotline_audit.ledger import (
     INTENT,
@@ -661,9 +661,8 @@ def _channel_entry(hotline: Hotline, channels: list[Channel]) -> Entry | None:
 
 def _pick_links(links: list[dict[str, str]], h5: set[str]) -> tuple[dict[str, str] | None, str | None]:
     """(submission link, tracking URL) among a page's links, by their words."""
-    lexicon = load_lexicon()
-    submit = [link for link in links if lexicon.kind_of(link["text"]) == "submit"]
-    track = [link["href"] for link in links if lexicon.kind_of(link["text"]) == "track"]
+    submit = [link for link in links if entry_kind(link["text"]) == "submit"]
+    track = [link["href"] for link in links if entry_kind(link["text"]) == "track"]
     submit.sort(key=lambda link: _host(link["href"]) in h5 or "微信" in link["text"])
     return (submit[0] if submit else None), (track[0] if track else None)
 

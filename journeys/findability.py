@@ -26,6 +26,7 @@ from playwright.async_api import Dialog, Download, Frame, Page, Request, Respons
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from crawler.entries import entry_kind
 from crawler.extract import load_lexicon
 from hotline_audit.model import (
     Channel,
@@ -751,7 +752,7 @@ class _Journey:
         if link["dated"] or key in seen:  # a dated row is an article, not an entry
             return
         lexicon = load_lexicon()
-        kind = lexicon.kind_of(link["text"])
+        kind = entry_kind(link["text"])
         if kind in ("knowledge_base", "robot"):
             if not self.linked(kind):
                 seen.add(key)

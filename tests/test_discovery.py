@@ -40,6 +40,34 @@ def test_recall_and_precision_per_kind(discovered):
         assert tp[kind] / max(1, tp[kind] + fp[kind]) >= 0.98, (kind, misses[kind][:5])
 
 
+def test_each_family_of_unseen_markup_is_found_as_its_portal_shows_it(discovered):
+    """Hash-routed apps, submission links that say only 互动交流, app links written by scripts,
+    mini-programs offered by a weixin:// link: every one found, in gold's canonical form."""
+    from fixtures.simweb.layouts import hash_routes
+    from fixtures.simweb.pages import COLUMN_LABELS, style, submit_by_form
+    from fixtures.simweb.population import DEAD_TRAITS
+
+    portals, found = discovered
+    live = [p for p in portals if p.host and p.trait not in DEAD_TRAITS]
+    families = {
+        "hash routes": ([p for p in live if hash_routes(p)], ("submit", "track")),
+        "column word": ([p for p in live if submit_by_form(p)], ("submit",)),
+        "app by script": ([p for p in live if style(p, p.template).app_script], ("app",)),
+        "mini-program link": ([p for p in live if style(p, p.template).mini_program_link], ("mini_program",)),
+    }
+    for name, (members, kinds) in families.items():
+        assert len(members) >= 8, name
+        for p in members:
+            gold = channel_values(p)
+            for kind in kinds:
+                got = {c.value for c in found.channels[p.hotline_id] if c.kind == kind}
+                assert got == {gold[kind]}, (name, p.hotline_id, kind, got)
+    assert all("/#/" in channel_values(p)["submit"] for p in families["hash routes"][0])
+    for p in families["column word"][0]:  # known by the form behind the link that says only that
+        submit = next(c for c in found.channels[p.hotline_id] if c.kind == "submit")
+        assert submit.text in COLUMN_LABELS and submit.found_on.startswith("http"), (p.hotline_id, submit)
+
+
 def test_websites_not_in_the_registry_are_found_on_the_city_portal(discovered):
     from fixtures.simweb.gold import portal_only
 
@@ -210,3 +238,60 @@ def test_a_js_challenge_is_passed_once_then_plain_requests_carry_its_cookie(simw
     assert len(pages) > 5 and 1 <= rendered <= 3
     assert {c.kind for c in found.channels[portal.hotline_id]} >= set(channel_values(portal)) - {"wechat"}
     assert "wechat" in {c.kind for c in found.channels[portal.hotline_id]}  # its QR image, decoded
+
+
+def test_a_site_unlike_simweb_by_meaning_forms_scripts_and_routes(tmp_path):
+    """Markup simweb never writes: a column word before a table form with pinyin names, a
+    lookup behind 结果反馈, an app link an inline script writes after load, a mini-program behind
+    a weixin:// link, and a single-page app whose menu (a script's) routes by hash."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    from .local_site import serve
+
+    def page(html: str):
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(text=f"<html><head><meta charset='utf-8'></head><body>{html}</body></html>",
+                                content_type="text/html")
+        return handler
+
+    intro = "<p>" + "本平台受理市民对全市各类事项的咨询、求助、投诉和意见建议，实行统一受理、按责转办。" * 3 + "</p>"
+    home = f"""<div class="dh"><a href="/a/hdjl/index.jhtml">政民互动</a> <a href="/a/cxzx/">结果反馈</a>
+      <a href="/a/xjgk/">信件公开</a> <span id="kh"></span></div>{intro}
+      <script>window.addEventListener('load', function () {{
+        document.getElementById('kh').innerHTML = '<a href="/a/khd/">手机客户端</a>'; }});</script>
+      <div class="mp">微信搜索小程序“本地12345”
+      <a href="weixin://dl/business/?appid=wx0123456789abcdef&path=pages/index">点击打开</a></div>"""
+    letter = """<form method="post"><table><tr><td>姓　　名：</td><td><input name="xm"></td></tr>
+      <tr><td>联系电话：</td><td><input name="lxdh"></td></tr><tr><td>内　　容：</td><td><textarea name="nr">
+      </textarea></td></tr></table><input type="submit" value="提 交"></form>"""
+    lookup = """<form><p>受理编号：<input name="slbh"></p><p>查询密码：<input type="password" name="cxmm"></p>
+      <input type="submit" value="查 询"></form>"""
+    spa = """<div id="root"></div><script>
+      var menu = [{"title": "我要反映", "path": "#/appeal/new"}, {"title": "办件查询", "path": "#/appeal/query"}];
+      document.getElementById('root').innerHTML = menu.map(function (m) {
+        return '<a href="' + m.path + '">' + m.title + '</a>'; }).join(' ');</script>"""
+    routes = {"/a/": page(home), "/a/hdjl/index.jhtml": page(letter), "/a/cxzx/": page(lookup),
+              "/a/xjgk/": page(letter), "/a/khd/": page("<p>下载客户端</p>"), "/b/": page(spa)}
+
+    loop = asyncio.new_event_loop()
+    runner, base = loop.run_until_complete(serve(routes))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+        hotlines = [Hotline(hotline_id=h, name="本地", province="江苏", city="南京", website=f"{base}/{h}/")
+                    for h in ("a", "b")]
+        found = run_discovery(hotlines, settings, tmp_path)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    got = {h: {(c.kind, c.value) for c in found.channels[h] if c.kind != "website"} for h in ("a", "b")}
+    assert got["a"] == {("submit", f"{base}/a/hdjl/index.jhtml"), ("track", f"{base}/a/cxzx/"),
+                        ("app", f"{base}/a/khd/"), ("mini_program", "wx0123456789abcdef")}
+    assert got["b"] == {("submit", f"{base}/b/#/appeal/new"), ("track", f"{base}/b/#/appeal/query")}
+    submit = next(c for c in found.channels["a"] if c.kind == "submit")
+    assert (submit.found_on, submit.text) == (f"{base}/a/", "政民互动")

@@ -1,6 +1,6 @@
 """Channel extraction from one page, as pure functions over real-looking portal HTML."""
 
-from crawler.extract import decode_html, extract, load_lexicon
+from crawler.extract import canonical_url, decode_html, extract, links_by_script, mini_program_link
 
 URL = "http://www.example12345.gov.cn/index.html"
 HOSTS = {"www.example12345.gov.cn"}
@@ -85,11 +85,86 @@ def test_gbk_declared_as_utf8_is_decoded():
     assert decode_html("中文".encode(), None) == ("中文", "utf-8")
 
 
-def test_lexicon_is_data_and_prefers_the_specific_kind():
-    lex = load_lexicon()
-    assert lex.kind_of("在线咨询机器人") == "robot"
-    assert lex.kind_of("我要咨询") == "submit"
-    assert lex.kind_of("关于进一步规范热线工单转办时限的通知公告") is None
+def test_unseen_entry_wordings_on_a_page():
+    html = """<div class="menu"><a href="/sjxx/">书记信箱</a><a href="/hfcx/">回复查询</a>
+      <a href="/hdjl/">互动交流</a><a href="/xjgk/">信件公开</a><a href="/znkf/">在线智能咨询</a></div>"""
+    found = extract(URL, html, "ex", HOSTS)
+    assert kinds(found) == {("submit", "http://www.example12345.gov.cn/sjxx/"),
+                            ("track", "http://www.example12345.gov.cn/hfcx/"),
+                            ("robot", "http://www.example12345.gov.cn/znkf/")}
+    # 互动交流 may be the form or a column: its page decides; 信件公开 is a list, whatever its page.
+    links = found.links
+    assert links["http://www.example12345.gov.cn/hdjl/"].may_be_entry
+    assert not links["http://www.example12345.gov.cn/xjgk/"].may_be_entry
+    assert not links["http://www.example12345.gov.cn/sjxx/"].may_be_entry  # named already
+
+
+def test_hash_routes_are_kept_and_anchors_dropped():
+    assert canonical_url("HTTP://Rx.Example.GOV.cn/#/appeal/new") == "http://rx.example.gov.cn/#/appeal/new"
+    assert canonical_url("http://rx.example.gov.cn/index.html#!/query?x=1") == \
+        "http://rx.example.gov.cn/index.html#!/query?x=1"
+    assert canonical_url("http://rx.example.gov.cn/list.html#top") == "http://rx.example.gov.cn/list.html"
+    assert canonical_url("http://rx.example.gov.cn/a#") == "http://rx.example.gov.cn/a"
+    spa = "http://rx.example.gov.cn/"
+    html = """<nav><a href="#/letter">我要写信</a><a href="/#/query">信件查询</a><a href="#top">返回顶部</a>
+      <a href="#/hdjl">互动交流</a></nav><ul><li><a href="#/notice/12">关于热线的通知</a><time>2026/01/02</time></li></ul>"""
+    found = extract(spa, html, "ex", {"rx.example.gov.cn"})
+    assert kinds(found) == {("submit", "http://rx.example.gov.cn/#/letter"),
+                            ("track", "http://rx.example.gov.cn/#/query")}
+    # A route is seen only in a browser: followed only where its words said nothing.
+    assert found.follow == ["http://rx.example.gov.cn/#/hdjl"]
+
+
+def test_mini_programs_from_weixin_links_and_search_text():
+    assert mini_program_link("weixin://dl/business/?appid=wx0123456789abcdef&path=pages/index") == "wx0123456789abcdef"
+    assert mini_program_link("weixin://dl/business/?username=gh_0123456789ab") == "gh_0123456789ab"
+    assert mini_program_link("weixin://dl/business/?t=AbCdEf123") == "weixin://dl/business/?t=AbCdEf123"
+    assert mini_program_link("weixin://dl/officialaccounts") is None
+    assert mini_program_link("http://www.example.gov.cn/?appid=wx0123456789abcdef") is None
+    html = """<div class="mp"><p>微信搜索小程序“南京12345”</p>
+      <a href="weixin://dl/business/?appid=wx0123456789abcdef">点击打开小程序</a></div>"""
+    found = extract(URL, html, "ex", HOSTS)
+    assert kinds(found) == {("mini_program", "wx0123456789abcdef")}
+    assert [n for n, _ in found.mini_program_names] == ["南京12345"]
+    named_only = extract(URL, "<p>打开微信，搜索「宁小通」小程序即可反映问题</p>", "ex", HOSTS)
+    assert kinds(named_only) == set() and [n for n, _ in named_only.mini_program_names] == ["宁小通"]
+
+
+def test_a_name_is_the_mini_program_only_where_no_appid_is_known():
+    from crawler.results import resolve
+
+    def name(hid):
+        return {"type": "mini_program_name", "hotline_id": hid, "value": "南京12345", "found_on": URL, "text": "…"}
+    appid = {"type": "channel", "hotline_id": "a", "kind": "mini_program", "value": "wx0123456789abcdef",
+             "found_on": URL}
+    code = {"type": "mini_program_qr", "hotline_id": "c", "value": "https://mp.weixin.qq.com/a/~abc",
+            "found_on": URL, "element": "div.mp > img", "text": "小程序码"}
+    out = resolve([name("a"), appid, {**code, "hotline_id": "b"}, name("b"), code])
+    assert [c.value for c in out.channels["a"]] == ["wx0123456789abcdef"]
+    assert [(c.kind, c.value) for c in out.channels["b"]] == [("mini_program", "南京12345")]
+    assert [(c.kind, c.value) for c in out.channels["c"]] == [("mini_program", "https://mp.weixin.qq.com/a/~abc")]
+
+
+def test_links_written_by_scripts_are_told_apart_from_scripts_that_only_fetch():
+    written = [
+        """<script>document.write('<a href="/app/">APP下载</a>');</script>""",
+        """<script>window.onload = function () { box.innerHTML = '<a class="x" href="/app/">手机客户端</a>'; };</script>""",
+        """<script>var menus = [{"name": "\\u5ba2\\u6237\\u7aef", "url": "/app/"}];
+           menus.forEach(function (m) { var a = document.createElement("a"); a.href = m.url; nav.appendChild(a); });</script>""",
+        """<script>var a = document.createElement("a"); a.setAttribute("href", "/app/"); bar.append(a);</script>""",
+        """<script>var menu = [{title: "我要反映", path: "#/appeal/new"}];
+           nav.innerHTML = menu.map(function (m) { return "<a href=" + m.path + ">" + m.title; }).join("");</script>""",
+    ]
+    for html in written:
+        assert links_by_script(html), html
+    fetch_only = [
+        """<script>s.src = "http://so.example.gov.cn/jsonp?q=" + kw; document.body.appendChild(s);
+           res.forEach(function (r) { var a = document.createElement("a"); a.href = r.url; list.appendChild(a); });</script>""",
+        """<script src="/js/menu.js"></script>""",
+        """<script>document.getElementById("today").textContent = new Date().toLocaleDateString();</script>""",
+    ]
+    for html in fetch_only:
+        assert not links_by_script(html), html
 
 
 def test_a_calendar_cannot_trap_the_spider():
@@ -116,3 +191,77 @@ def test_a_calendar_cannot_trap_the_spider():
                 failures.append(out)
     assert len(requested) == 9  # the entry page plus 9 more: the budget of 10
     assert [f["kind"] for f in failures] == ["page_budget_exhausted"]  # said once, not per page
+
+
+def _crawl(pages, start=URL, hosts=HOSTS):
+    """The spider over ``pages`` (url -> html) without a network: (items, requests)."""
+    from scrapy.http import HtmlResponse, Request
+
+    from crawler.spider import HotlineSpider
+
+    spider = HotlineSpider(hotlines=[], page_budget=20, start_depth=1)
+    items, requested = [], []
+    queue = [(start, {"hotline_id": "ex", "hosts": hosts, "depth_left": 1, "h5": False}, True)]
+    while queue:
+        url, meta, entry = queue.pop(0)
+        # A route's page is what a browser shows at that address (the test gives it).
+        body = pages.get(url) or pages.get(url.split("#")[0]) or "<html><body>栏目</body></html>"
+        response = HtmlResponse(url, body=body.encode(), encoding="utf-8", request=Request(url, meta=meta))
+        for out in spider.parse(response, entry=entry):
+            if isinstance(out, Request):
+                if "playwright" not in out.meta and "qr" not in out.meta:
+                    requested.append(out.url)
+                    queue.append((out.url, out.meta, False))
+            else:
+                items.append(out)
+    return items, requested
+
+
+def _entries(items):
+    from crawler.results import resolve
+
+    return {(c.kind, c.value): c for c in resolve(items).channels["ex"] if c.kind in ("submit", "track")}
+
+
+LETTER_FORM = """<html><body><h2>来信</h2><form method="post"><label>姓名 <input name="xm"></label>
+  <label>手机 <input name="sjhm" type="tel"></label><label>内容 <textarea name="nr"></textarea></label>
+  <button>提交</button></form></body></html>"""
+LOOKUP_FORM = """<html><body><form><label>受理编号 <input name="no"></label><label>查询码 <input name="code"></label>
+  <button>查询</button></form></body></html>"""
+BASE = "http://www.example12345.gov.cn"
+
+
+def test_a_page_behind_a_column_word_is_the_entry_its_forms_say():
+    home = """<html><body><div class="nav"><a href="/hdjl/">互动交流</a><a href="/bjcx/">结果反馈</a>
+      <a href="/xjgk/">信件公开</a><a href="/jc/">网站纠错</a></div>
+      <ul><li><a href="/art/1.html">关于开展满意度回访的说明</a><span>2026-01-02</span></li></ul></body></html>"""
+    pages = {URL: home, f"{BASE}/hdjl/": LETTER_FORM, f"{BASE}/bjcx/": LOOKUP_FORM,
+             f"{BASE}/xjgk/": LETTER_FORM, f"{BASE}/jc/": LETTER_FORM, f"{BASE}/art/1.html": LETTER_FORM}
+    items, _ = _crawl(pages)
+    entries = _entries(items)
+    assert set(entries) == {("submit", f"{BASE}/hdjl/"), ("track", f"{BASE}/bjcx/")}
+    by_form = entries[("submit", f"{BASE}/hdjl/")]
+    assert (by_form.found_on, by_form.text, by_form.element) == (URL, "互动交流", "div.nav > a")
+
+
+def test_a_form_is_a_fallback_where_words_already_named_the_entry():
+    home = """<html><body><a href="/wyxx/">我要写信</a><a href="/hdjl/">互动交流</a><a href="/cx/">信件查询</a>
+      </body></html>"""
+    pages = {URL: home, f"{BASE}/wyxx/": LETTER_FORM, f"{BASE}/hdjl/": LETTER_FORM, f"{BASE}/cx/": LOOKUP_FORM}
+    items, _ = _crawl(pages)
+    assert set(_entries(items)) == {("submit", f"{BASE}/wyxx/"), ("track", f"{BASE}/cx/")}
+    # The page 我要写信 named is not reported a second time by its form.
+    assert not any(i.get("value") == f"{BASE}/wyxx/" for i in items if i["type"] == "form_channel")
+
+
+def test_a_route_that_frames_the_form_is_the_entry():
+    spa = "http://rx.example.gov.cn/"
+    hosts = {"rx.example.gov.cn"}
+    shell = '<html><body><nav><a href="#/hdjl">政民互动</a></nav><div id="view"></div></body></html>'
+    route = '<html><body><nav><a href="#/hdjl">政民互动</a></nav><iframe src="/mailbox/write.do"></iframe></body></html>'
+    pages = {spa: shell, spa + "#/hdjl": route, "http://rx.example.gov.cn/mailbox/write.do": LETTER_FORM}
+    items, requested = _crawl(pages, start=spa, hosts=hosts)
+    assert requested == [spa + "#/hdjl", "http://rx.example.gov.cn/mailbox/write.do"]
+    entries = _entries(items)
+    assert set(entries) == {("submit", spa + "#/hdjl")}
+    assert (entries[("submit", spa + "#/hdjl")].found_on, entries[("submit", spa + "#/hdjl")].text) == (spa, "政民互动")

@@ -63,7 +63,38 @@ def test_gold_lists_every_channel_kind_in_canonical_form():
         elif g["check"] == "channel.mini_program":
             assert re.fullmatch(r"wx[0-9a-f]{16}", value)
         elif g["check"].startswith("channel."):
-            assert value.startswith(("http://", "https://")) and "#" not in value
+            # A fragment only where it is an app's route (/#/letter), never an anchor.
+            assert value.startswith(("http://", "https://")) and ("#" not in value or "/#/" in value)
+    routed = {g["verdict"] for g in gold if "#" in g["verdict"]}
+    assert routed and {g["check"] for g in gold if g["verdict"] in routed} == {"channel.submit", "channel.track"}
+
+
+def test_entry_wordings_of_the_families_are_in_no_list_the_product_uses():
+    """simweb's unseen wordings stay unseen: discovery must read them, not look them up."""
+    from crawler.entries import CONCEPTS
+    from crawler.extract import load_lexicon
+    from fixtures.simweb.pages import COLUMN_LABELS, UNSEEN_LABELS
+
+    listed = {w for words in load_lexicon().words.values() for w in words}
+    listed |= {w for words in CONCEPTS.values() for w in words}
+    wordings = [w for ws in UNSEEN_LABELS.values() for w in ws] + list(COLUMN_LABELS)
+    assert not [w for w in wordings if w in listed]
+
+
+def test_families_vary_by_portal_without_moving_the_population():
+    from fixtures.simweb.layouts import hash_routes
+    from fixtures.simweb.pages import COLUMN_LABELS, UNSEEN_LABELS, style, submit_by_form
+
+    portals = [p for p in build_population() if p.host]
+    styles = {p.hotline_id: style(p, p.template) for p in portals}
+    submit_words = Counter(styles[p.hotline_id].labels["submit"] for p in portals if p.submit_via == "website")
+    assert len(set(submit_words) & set(UNSEEN_LABELS["submit"])) >= 8
+    assert sum(submit_words[w] for w in COLUMN_LABELS) == sum(submit_by_form(p) for p in portals) >= 10
+    assert sum(hash_routes(p) for p in portals) >= 8
+    assert sum(bool(s.app_script) for s in styles.values()) >= 8
+    assert sum(bool(s.mini_program_link) for s in styles.values()) >= 8
+    # Every column-word site shows its form without a login: only its form can say what it is.
+    assert not any(p.needs_login for p in portals if submit_by_form(p))
 
 
 def test_registry_and_gold_agree_on_who_is_who():

@@ -67,8 +67,11 @@ def test_each_search_widget_answers_a_typed_question(simweb_full, widget):
     assert answered(text), text[:500]
 
 
-def test_single_page_app_renders_menus_from_its_api(simweb_full):
-    p = pick(template="spa", submit_via="website")
+@pytest.mark.parametrize("routed", [False, True])
+def test_single_page_app_renders_menus_from_its_api(simweb_full, routed):
+    from fixtures.simweb.layouts import hash_routes
+
+    p = next(p for p in PORTALS if p.template == "spa" and p.submit_via == "website" and hash_routes(p) == routed)
 
     async def body(ctx, page):
         await page.goto(p.website)
@@ -76,7 +79,24 @@ def test_single_page_app_renders_menus_from_its_api(simweb_full):
         return [await a.get_attribute("href") for a in await page.query_selector_all("nav.menu a")]
 
     hrefs = asyncio.run(with_page(simweb_full, body))
-    assert "/letter" in hrefs and "/query" in hrefs
+    prefix = "/#" if routed else ""
+    assert prefix + "/letter" in hrefs and prefix + "/query" in hrefs
+
+
+def test_a_hash_route_shows_the_letter_page_the_server_serves(simweb_full):
+    from fixtures.simweb.layouts import hash_routes
+
+    p = next(p for p in PORTALS if hash_routes(p) and not p.needs_login)
+
+    async def body(ctx, page):
+        await page.goto(p.website.rstrip("/") + "/#/letter", wait_until="load")
+        frame = page.frame_locator("iframe.route-view")
+        await frame.locator("textarea").wait_for()
+        await page.goto(p.website.rstrip("/") + "/#/query", wait_until="load")
+        await page.frame_locator("iframe.route-view").locator("form.track-form").wait_for()
+        return page.url
+
+    assert asyncio.run(with_page(simweb_full, body)).endswith("/#/query")
 
 
 def test_h5_site_opens_only_in_wechat(simweb_full):
