@@ -2,8 +2,9 @@
 knowledge base and Q&A robot, and what came back, as a person sees it. It judges nothing.
 
 Entry points are found as a person finds them: a search box on the homepage (0 clicks), or
-links by their words (知识库, 智能问答, 站内搜索 …, the discovery lexicon), following at most
-``max_clicks`` links. Results are read by general signals, not one CMS's markup: a list of
+links by what their words mean (知识库, 便民百科, 小慧助手 … read by meaning as discovery reads
+them, ``crawler.entries``; a link to a search page by the search words of ``crawler/lexicon.yaml``),
+following at most ``max_clicks`` links. Results are read by general signals, not one CMS's markup: a list of
 links with text, often beside a date and a snippet, that was not on the page before the query.
 A knowledge base without a box is read as a person browses it: its list, and the text of the
 few entries titled most like the question (short titles often name the matter only inside).
