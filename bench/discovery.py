@@ -48,7 +48,9 @@ def main() -> None:
     print(f"{args.count} hotlines ({sum(1 for h in hotlines if h.website or h.h5 or h.gov_portal)} to crawl), 2 cores")
     print(f"wall {wall:.1f} s · peak RSS {rss.peak / 2**20:.0f} MiB (crawler + Chromium)")
     print(f"pages {len(pages)} · {len(pages) / wall:.1f} pages/s · channels {channels}")
-    print(f"rendered in a browser: {len(rendered)} pages ({len(rendered) / max(1, len(pages)):.0%})")
+    second = [i for i in rendered if i.get("second_look")]
+    print(f"rendered in a browser: {len(rendered)} pages ({len(rendered) / max(1, len(pages)):.1%}), "
+          f"{len(second)} of them entry pages rendered for a second look (no submit/track in the HTML)")
     for i in rendered[:8]:
         print("  rendered:", i["url"])
     print_accuracy(portals, found.channels)

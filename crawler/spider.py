@@ -3,7 +3,13 @@ only) and yield every channel found, with provenance. Scrapy does the fetching, 
 retries and the page budget; ``extract`` does the reading.
 
 Each hotline ends with a ``done`` item once none of its requests is left in flight, so an
-interrupted crawl can resume with the hotlines that never finished (``crawler.run``)."""
+interrupted crawl can resume with the hotlines that never finished (``crawler.run``).
+
+Pages go through Chromium only where they need it: a page drawn by scripts, a JavaScript
+challenge, and — once per hotline — the entry page (homepage, H5 home) when the plain crawl
+found no submission entry, or no tracking entry beside one. Real portals draw their menus from
+a ``common.js`` or a JSON menu endpoint while the page keeps plenty of static text, and nothing
+in the HTML says so. What a rendered page shows is reported with provenance that says so."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +29,7 @@ from scrapy.http import Response
 
 from .extract import (
     LinkSeen,
+    PageFindings,
     canonical_url,
     decode_html,
     extract,
@@ -35,6 +43,7 @@ WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit
 # What a page, a script or a data endpoint is served as; anything else (PDF, ZIP, APK, video)
 # is a download, stopped once its headers have arrived.
 READABLE_TYPES = ("text/", "html", "xml", "json", "javascript")
+SECOND_LOOK_PAGES = 12  # pages a rendered entry page may still lead to after the budget is spent
 
 
 class HotlineSpider(scrapy.Spider):
@@ -54,6 +63,10 @@ class HotlineSpider(scrapy.Spider):
         self.budget_noted: set[str] = set()  # hotlines whose budget ran out (reported once)
         self.cookies: dict[str, list[dict[str, str]]] = {}  # from a rendered page, per hotline
         self.named: dict[str, set[str]] = {}  # channel values already found, per hotline
+        self.kinds: dict[str, set[str]] = {}  # kinds of channel found (by words or by form), per hotline
+        self.entry_pages: dict[str, scrapy.Request] = {}  # the entry page as read without a browser
+        self.entry_rendered: set[str] = set()  # hotlines whose entry page went (or goes) through Chromium
+        self.qr_seen: dict[str, set[str]] = {}  # QR images requested, per hotline
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HotlineSpider:
@@ -91,10 +104,36 @@ class HotlineSpider(scrapy.Spider):
                    "reason": f"{type(exc).__name__}: {exc}"[:200]}
         yield from self.answered(hotline_id)
 
-    def answered(self, hotline_id: str) -> Iterator[dict[str, Any]]:
+    def answered(self, hotline_id: str) -> Iterator[Any]:
+        """Count a request answered. When it was the hotline's last, the hotline is done — unless
+        its entry page is now to be rendered (``second_look``), which keeps it in flight."""
         self.in_flight[hotline_id] -= 1
-        if self.in_flight[hotline_id] <= 0:
-            yield {"type": "done", "hotline_id": hotline_id, "pages": self.pages.get(hotline_id, 0)}
+        if self.in_flight[hotline_id] > 0:
+            return
+        look = self.second_look(hotline_id)
+        if look is not None:
+            yield {"type": "note", "hotline_id": hotline_id,
+                   "note": f"{look.url}: no {' or '.join(self.entries_missing(hotline_id))} entry in the HTML "
+                           "of any page; the entry page is rendered in Chromium to read the links its scripts draw"}
+            yield look
+            return
+        yield {"type": "done", "hotline_id": hotline_id, "pages": self.pages.get(hotline_id, 0)}
+
+    def entries_missing(self, hotline_id: str) -> list[str]:
+        found = self.kinds.get(hotline_id, set())
+        return [kind for kind in ("submit", "track") if kind not in found]
+
+    def second_look(self, hotline_id: str) -> scrapy.Request | None:
+        """The entry page through Chromium, once, when the crawl of its HTML ends without a
+        submission entry (or without a tracking entry beside one) and it was not rendered yet:
+        its menus may be drawn by a script file or from a JSON endpoint, which no sign in the
+        HTML betrays. The rendered page is read like any other, its new links followed."""
+        request = self.entry_pages.get(hotline_id)
+        if request is None or hotline_id in self.entry_rendered or not self.entries_missing(hotline_id):
+            return None
+        look = self.rendered(request)
+        look.meta["second_look"] = True
+        return look
 
     def headers_received(self, headers: Any, body_length: int, request: scrapy.Request,
                          spider: scrapy.Spider) -> None:
@@ -178,7 +217,7 @@ class HotlineSpider(scrapy.Spider):
         meta = response.meta
         hid = meta["hotline_id"]
         yield {"type": "page", "hotline_id": hid, "url": response.url, "status": response.status,
-               "rendered": bool(meta.get("playwright"))}
+               "rendered": bool(meta.get("playwright")), "second_look": bool(meta.get("second_look"))}
         self.pages[hid] = self.pages.get(hid, 0) + 1
         self.budget_left.setdefault(hid, self.page_budget - 1)
         if not hasattr(response, "text") and not response.body.lstrip().startswith(b"<"):
@@ -192,15 +231,21 @@ class HotlineSpider(scrapy.Spider):
             return
         hosts = {h for h in meta["hosts"] if h}
         found = extract(response.url, html, hid, hosts)
+        if meta.get("playwright"):
+            found = as_rendered(found)
         named = self.named.setdefault(hid, set())
+        kinds = self.kinds.setdefault(hid, set())
         if entry:
             kind = "h5" if meta["h5"] else "website"
             origin = meta.get("found") or {"found_on": "registry", "element": None, "text": None}
             named.add(canonical_url(response.url))
+            if not meta.get("playwright"):
+                self.entry_pages.setdefault(hid, response.request)
             yield {"type": "channel", "hotline_id": hid, "kind": kind, "value": canonical_url(response.url),
                    "excerpt": None, **origin}
         for ch in found.channels:
             named.add(ch.value)
+            kinds.add(ch.kind)
             yield {"type": "channel", **ch.model_dump()}
         via = meta.get("via")
         if via and not entry:
@@ -212,7 +257,11 @@ class HotlineSpider(scrapy.Spider):
             # A page that draws itself with JavaScript (single-page app), or whose scripts
             # write its links: render it once.
             yield self.rendered(response.request)
+        qr_seen = self.qr_seen.setdefault(hid, set())
         for img in found.qr_images:
+            if img.url in qr_seen:
+                continue  # the same image on the page's rendered copy
+            qr_seen.add(img.url)
             yield self.track(scrapy.Request(
                 img.url, callback=self.parse_qr, errback=self.failed, dont_filter=True,
                 headers={"User-Agent": WECHAT_UA} if meta["h5"] else {},
@@ -228,6 +277,10 @@ class HotlineSpider(scrapy.Spider):
             # The budget counts requests, not parsed pages: a calendar or an endless query
             # string cannot queue more than the budget while earlier pages are in flight.
             new = [u for u in found.follow if u not in seen]
+            if meta.get("second_look"):
+                # The links only scripts draw are what the second look is for: a crawl that
+                # spent its budget on the HTML's links still gets to follow a few of them.
+                self.budget_left[hid] = max(self.budget_left[hid], SECOND_LOOK_PAGES)
             allowed = new[: max(0, self.budget_left[hid])]
             self.budget_left[hid] -= len(allowed)
             if len(allowed) < len(new) and hid not in self.budget_noted:
@@ -253,6 +306,7 @@ class HotlineSpider(scrapy.Spider):
             return
         for kind in sorted(kinds):
             named.add(page)
+            self.kinds.setdefault(hid, set()).add(kind)
             # Kept only where no link's words found this kind of entry (``results.resolve``).
             yield {"type": "form_channel", "hotline_id": hid, "kind": kind, "value": page,
                    "found_on": link.found_on, "element": link.element, "text": link.text or None,
@@ -288,12 +342,20 @@ class HotlineSpider(scrapy.Spider):
         return plain
 
     def rendered(self, request: scrapy.Request) -> scrapy.Request:
-        """The same page through Chromium (scrapy-playwright), after its scripts have run."""
+        """The same page through Chromium (scrapy-playwright), after its scripts have run. A
+        WeChat H5 page is rendered in a phone context with WeChat's user agent: its scripts
+        check ``navigator.userAgent`` as its server checks the header."""
         from scrapy_playwright.page import PageMethod
 
+        if request.cb_kwargs.get("entry"):
+            self.entry_rendered.add(request.meta["hotline_id"])
         meta = {**request.meta, "playwright": True, "handle_httpstatus_list": [412],
                 "playwright_include_page": True,
                 "playwright_page_methods": [PageMethod("wait_for_load_state", "networkidle")]}
+        if request.meta.get("h5"):
+            meta["playwright_context"] = "wechat"
+            meta["playwright_context_kwargs"] = {"user_agent": WECHAT_UA, "is_mobile": True, "has_touch": True,
+                                                 "viewport": {"width": 390, "height": 844}}
         meta.pop("proxy", None)  # the browser has the proxy in its launch options
         return self.track(request.replace(meta=meta, dont_filter=True, callback=self.parse_rendered,
                                           errback=self.failed_rendered))
@@ -317,6 +379,21 @@ class HotlineSpider(scrapy.Spider):
             return
         yield {"type": "failure", "hotline_id": request.meta.get("hotline_id"), "url": request.url,
                "kind": classify_failure(failure.value, status), "reason": reason}
+
+
+RENDERED = " (rendered in Chromium)"
+
+
+def as_rendered(found: PageFindings) -> PageFindings:
+    """A rendered page's findings, each element's provenance saying that it was drawn by the
+    page's scripts as Chromium ran them (not in the HTML the server sent)."""
+    def mark(element: str | None) -> str:
+        return (element or "page text") + RENDERED
+
+    found.channels = [c.model_copy(update={"element": mark(c.element)}) for c in found.channels]
+    found.links = {url: replace(link, element=mark(link.element)) for url, link in found.links.items()}
+    found.qr_images = [replace(img, element=mark(img.element)) for img in found.qr_images]
+    return found
 
 
 def needs_browser(html: str) -> bool:
