@@ -42,9 +42,11 @@ def test_recall_and_precision_per_kind(discovered):
 
 def test_each_family_of_unseen_markup_is_found_as_its_portal_shows_it(discovered):
     """Hash-routed apps, submission links that say only 互动交流, app links written by scripts,
-    mini-programs offered by a weixin:// link: every one found, in gold's canonical form."""
+    mini-programs offered by a weixin:// link, entry menus a script file draws: every one
+    found, in gold's canonical form."""
+    from crawler.spider import RENDERED
     from fixtures.simweb.layouts import hash_routes
-    from fixtures.simweb.pages import COLUMN_LABELS, style, submit_by_form
+    from fixtures.simweb.pages import COLUMN_LABELS, nav_by_script, style, submit_by_form
     from fixtures.simweb.population import DEAD_TRAITS
 
     portals, found = discovered
@@ -54,15 +56,23 @@ def test_each_family_of_unseen_markup_is_found_as_its_portal_shows_it(discovered
         "column word": ([p for p in live if submit_by_form(p)], ("submit",)),
         "app by script": ([p for p in live if style(p, p.template).app_script], ("app",)),
         "mini-program link": ([p for p in live if style(p, p.template).mini_program_link], ("mini_program",)),
+        "menu by script file": ([p for p in live if nav_by_script(p)],
+                                ("submit", "track", "knowledge_base", "robot", "app")),
     }
     for name, (members, kinds) in families.items():
         assert len(members) >= 8, name
         for p in members:
             gold = channel_values(p)
             for kind in kinds:
+                if kind not in gold and name == "menu by script file":
+                    continue  # a menu holds only the entries its portal has
                 got = {c.value for c in found.channels[p.hotline_id] if c.kind == kind}
                 assert got == {gold[kind]}, (name, p.hotline_id, kind, got)
     assert all("/#/" in channel_values(p)["submit"] for p in families["hash routes"][0])
+    for p in families["menu by script file"][0]:  # read from the entry page as Chromium rendered it
+        drawn = [c for c in found.channels[p.hotline_id] if c.kind in ("submit", "track")]
+        assert all(c.found_on == (p.website or p.h5) and c.element.endswith(RENDERED) for c in drawn), drawn
+        assert len(drawn) == 2 * (p.submit_via != "none"), (p.hotline_id, drawn)
     for p in families["column word"][0]:  # known by the form behind the link that says only that
         submit = next(c for c in found.channels[p.hotline_id] if c.kind == "submit")
         assert submit.text in COLUMN_LABELS and submit.found_on.startswith("http"), (p.hotline_id, submit)
@@ -295,3 +305,85 @@ def test_a_site_unlike_simweb_by_meaning_forms_scripts_and_routes(tmp_path):
     assert got["b"] == {("submit", f"{base}/b/#/appeal/new"), ("track", f"{base}/b/#/appeal/query")}
     submit = next(c for c in found.channels["a"] if c.kind == "submit")
     assert (submit.found_on, submit.text) == (f"{base}/a/", "政民互动")
+
+
+def test_links_a_script_file_draws_are_read_from_the_rendered_entry_page(tmp_path):
+    """Portals whose pages keep plenty of static text while a script file draws the menu — a
+    Vue widget fed by ``/api/menu``, a site-wide ``common.js`` — show no sign of it in their
+    HTML. A crawl that ends without a submission entry (c), or with one but no tracking entry
+    (e), renders the entry page once and reads what the scripts drew, saying so in the
+    provenance; a site whose HTML has both entries (d) is never rendered. Each hotline is done
+    once, after everything of it."""
+    import asyncio
+    import json
+    import threading
+
+    from aiohttp import web
+
+    from crawler.spider import RENDERED
+
+    from .local_site import serve
+
+    def reply(body: str, ctype: str = "text/html"):
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(text=body, content_type=ctype)
+        return handler
+
+    def page(html: str, script: str = "") -> str:
+        news = "".join(f"<li><a href='news/{i}.html'>关于做好第{i}季度热线工作的通知</a><span>2024-0{i}-1{i}</span></li>"
+                       for i in range(1, 5))
+        return (f"<html><head><meta charset='utf-8'>{script}</head><body><h1>本市12345政务服务便民热线</h1>"
+                f"<p>热线受理群众咨询、求助、投诉、举报和意见建议，24小时人工服务，统一受理、按责转办、限时办结。</p>"
+                f"{html}<ul>{news}</ul><div class='foot'>主办单位：市政务服务管理办公室　地址：市民中心</div></body></html>")
+
+    letter = page("""<form method="post"><p>姓名：<input name="xm"></p><p>手机号码：<input name="sjhm"></p>
+      <p>诉求内容：<textarea name="nr"></textarea></p><input type="submit" value="提交"></form>""")
+    lookup = page("""<form><p>信件编号：<input name="xjbh"></p><p>查询码：<input name="cxm"></p>
+      <input type="submit" value="查询"></form>""")
+    # c: a menu component fetches its entries as JSON; the HTML has only an empty box.
+    menu_js = """fetch('api/menu').then(r => r.json()).then(d => { const box = document.getElementById('menu');
+      d.data.forEach(m => { const a = document.createElement('a'); a.href = m.link; a.textContent = m.title;
+      box.appendChild(a); }); });"""
+    menu = {"code": 0, "data": [{"title": "互动交流", "link": "hdjl/"}, {"title": "回复查询", "link": "hfcx/"}]}
+    # e: the submission link is in the HTML, the lookup is written by the site's common.js.
+    common_js = "document.write('<a href=\"wdbj/\">办理情况查询</a>');"
+    routes = {
+        "/c/": reply(page("<div id='menu'></div><script src='js/app.js'></script>")),
+        "/c/js/app.js": reply(menu_js, "application/javascript"),
+        "/c/api/menu": reply(json.dumps(menu, ensure_ascii=False), "application/json"),
+        "/c/hdjl/": reply(letter), "/c/hfcx/": reply(lookup),
+        "/e/": reply(page("<a href='xx/'>我要写信</a><span><script src='js/common.js'></script></span>")),
+        "/e/js/common.js": reply(common_js, "application/javascript"),
+        "/e/xx/": reply(letter), "/e/wdbj/": reply(lookup),
+        "/d/": reply(page("<a href='xx/'>我要写信</a> <a href='cx/'>信件查询</a>", "<script src='js/stat.js'></script>")),
+        "/d/js/stat.js": reply("var _hmt = [];", "application/javascript"),
+        "/d/xx/": reply(letter), "/d/cx/": reply(lookup),
+    }
+    loop = asyncio.new_event_loop()
+    runner, base = loop.run_until_complete(serve(routes))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+        hotlines = [Hotline(hotline_id=h, name="本地", province="江苏", city="南京", website=f"{base}/{h}/")
+                    for h in ("c", "d", "e")]
+        found = run_discovery(hotlines, settings, tmp_path)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    got = {h: {c.kind: c for c in found.channels[h] if c.kind in ("submit", "track")} for h in ("c", "d", "e")}
+    assert {k: c.value for k, c in got["c"].items()} == {"submit": f"{base}/c/hdjl/", "track": f"{base}/c/hfcx/"}
+    assert {k: c.value for k, c in got["e"].items()} == {"submit": f"{base}/e/xx/", "track": f"{base}/e/wdbj/"}
+    assert {k: c.value for k, c in got["d"].items()} == {"submit": f"{base}/d/xx/", "track": f"{base}/d/cx/"}
+    # Provenance: the drawn links were on the entry page, as Chromium rendered it.
+    for c in (got["c"]["submit"], got["c"]["track"], got["e"]["track"]):
+        assert c.found_on == f"{base}/{c.hotline_id}/" and c.element.endswith(RENDERED), c
+    assert got["c"]["submit"].text == "互动交流"  # a column word: its page's letter form decided
+    assert not got["e"]["submit"].element.endswith(RENDERED)  # in the HTML: found without a browser
+    items = [json.loads(line) for line in (tmp_path / "discovery.jsonl").read_text("utf-8").splitlines()]
+    rendered = Counter(i["hotline_id"] for i in items if i["type"] == "page" and i["rendered"])
+    assert rendered == {"c": 1, "e": 1}, rendered  # the entry page once; d never
+    for h in ("c", "d", "e"):
+        mine = [i for i in items if i.get("hotline_id") == h]
+        assert [i["type"] for i in mine].count("done") == 1 and mine[-1]["type"] == "done", h
