@@ -60,7 +60,8 @@ from checks.effectiveness import (
     parse_receipt,
     reply_due,
 )
-from crawler.entries import entry_kind
+from crawler.entries import entry_kind, read_link
+from crawler.forms import purposes as form_purposes
 from hotline_audit.config import Settings
 from hotline_audit.ledger import (
     INTENT,
@@ -660,22 +661,98 @@ def _channel_entry(hotline: Hotline, channels: list[Channel]) -> Entry | None:
 
 
 def _pick_links(links: list[dict[str, str]], h5: set[str]) -> tuple[dict[str, str] | None, str | None]:
-    """(submission link, tracking URL) among a page's links, by their words."""
+    """(submission link, tracking URL) among a page's links, by what their words mean."""
     submit = [link for link in links if entry_kind(link["text"]) == "submit"]
     track = [link["href"] for link in links if entry_kind(link["text"]) == "track"]
     submit.sort(key=lambda link: _host(link["href"]) in h5 or "微信" in link["text"])
     return (submit[0] if submit else None), (track[0] if track else None)
 
 
-async def _entry_from_home(run: _Run, home: str, h5: set[str], mobile: bool) -> tuple[Entry | None, _Nav]:
+MAX_COLUMNS = 3  # column links (互动交流, 政民互动) a person opens looking for the letter form
+
+
+def _column_links(links: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Links whose words name a section as often as the letter form (互动交流, 政民互动): only
+    the page behind them says which (``crawler.entries``). The first few, each page once."""
+    columns: dict[str, dict[str, str]] = {}
+    for link in links:
+        if read_link(link["text"]).ambiguous:
+            href = link["href"]
+            page = href if re.search(r"#!?/", href) else href.split("#")[0]  # a hash route is a page
+            columns.setdefault(page, link)
+    return list(columns.values())[:MAX_COLUMNS]
+
+
+async def _page_purposes(run: _Run) -> set[str]:
+    """What the open page's forms are for — ``submit`` (a letter form), ``track`` (a case
+    lookup) — read from its rendered DOM and its frames' as discovery reads HTML
+    (``crawler.forms``): forms drawn by scripts and forms framed from a platform count."""
+    found: set[str] = set()
+    for frame in run.page.frames:
+        if frame is not run.page.main_frame and not frame.url.startswith(("http:", "https:")):
+            continue
+        try:
+            async with asyncio.timeout(SCRIPT_TIMEOUT_S):
+                html = await frame.content()
+        except (PlaywrightError, TimeoutError):
+            continue  # a frame gone or stuck holds nothing a person could fill
+        found |= form_purposes(html)
+    return found
+
+
+@dataclass
+class _Columns:
+    """What opening a homepage's column links showed: the entry, if one held it."""
+
+    entry: Entry | None = None
+    track: str | None = None  # a column page that looks a case up
+    opened: list[str] = field(default_factory=list)  # texts of the column links opened
+    failed: list[_Nav] = field(default_factory=list)  # column pages that would not open
+
+
+async def _entry_behind_columns(run: _Run, home: str, links: list[dict[str, str]], h5: set[str],
+                                mobile: bool) -> _Columns:
+    """Where a homepage's words name no submission entry, open its column links as a person
+    does (互动交流 …): the first page that holds a letter form is the entry; a page that only
+    links to one by its words (互动交流 → 我要写信) leads to it."""
+    out = _Columns()
+    for link in _column_links(links):
+        out.opened.append(link["text"])
+        nav = await _open(run, link["href"])
+        if not nav.ok:
+            out.failed.append(nav)
+            continue
+        kinds = await _page_purposes(run)
+        inner, inner_track = _pick_links(await _links(run), h5)
+        if "track" in kinds and out.track is None:
+            out.track = link["href"]
+        out.track = out.track or inner_track
+        wechat = _host(link["href"]) in h5
+        if "submit" in kinds:
+            out.entry = Entry(link["href"], mobile or wechat, f"{home} 「{link['text']}」(页面含诉求表单)")
+        elif inner is not None:
+            wechat = _host(inner["href"]) in h5 or "微信" in inner["text"]
+            out.entry = Entry(inner["href"], mobile or wechat, f"{home} 「{link['text']}」→「{inner['text']}」")
+        if out.entry is not None:
+            return out
+    return out
+
+
+async def _entry_from_home(run: _Run, home: str, h5: set[str], mobile: bool) -> tuple[Entry | None, _Nav, _Columns]:
+    """The submission entry on one homepage: a link whose words name it, else a column link
+    whose page holds the letter form (``_entry_behind_columns``)."""
     nav = await _open(run, home, patient=False)
     if not nav.ok:
-        return None, nav
-    link, track = _pick_links(await _links(run), h5)
+        return None, nav, _Columns()
+    links = await _links(run)
+    link, track = _pick_links(links, h5)
     if link is None:
-        return None, nav
+        columns = await _entry_behind_columns(run, home, links, h5, mobile)
+        if columns.entry is not None:
+            columns.entry.track_url = track or columns.track
+        return columns.entry, nav, columns
     wechat = _host(link["href"]) in h5 or "微信" in link["text"]
-    return Entry(link["href"], mobile or wechat, f"{home} 「{link['text']}」", track), nav
+    return Entry(link["href"], mobile or wechat, f"{home} 「{link['text']}」", track), nav, _Columns()
 
 
 async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry | None:
@@ -687,20 +764,34 @@ async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry
     h5_homes = sorted({u for u in [hotline.h5, *(c.value for c in channels if c.kind == "h5")] if u})
     homes = h5_homes if mobile else websites
     problems: list[_Nav] = []
+    columns: list[_Columns] = []
     for home in homes[:2]:
-        entry, nav = await _entry_from_home(run, home, h5, mobile)
+        entry, nav, looked = await _entry_from_home(run, home, h5, mobile)
         if entry is not None:
             return entry
         if not nav.ok:
             problems.append(nav)
+        columns.append(looked)
     if not mobile and h5_homes:
         raise _WantMobile()
     run.obs.url, run.obs.channel = homes[0] if homes else None, "h5" if mobile else "website"
+    opened = [text for c in columns for text in c.opened]
+    if opened:  # the shot is of the homepage the verdict is about, not of the last column opened
+        await _open(run, homes[0], patient=False)
     shot = await run.shot("no-entry") if homes else None
+    unopened = [nav for c in columns for nav in c.failed]
     if any(p.side == "tool" for p in problems):
         run.fail("entry", f"打开首页时检测工具故障: {problems[0].error}", "tool", screenshot=shot)
     elif problems:
         run.fail("entry", f"网站无法访问: {problems[0].error}", screenshot=shot)
+    elif unopened:
+        # A column that may hold the form would not open: whether the site has an entry is
+        # not shown, so a person looks (a column page failing is not a missing entry).
+        run.fail("entry", f"首页栏目“{'、'.join(opened)}”中有页面未能打开({unopened[0].error})，"
+                          "无法确认是否有提交入口(需人工复核)", unopened[0].side, screenshot=shot, review=True)
+    elif opened:
+        run.fail("entry", f"首页没有“我要投诉/我要咨询/网上留言”等提交入口；已打开栏目“{'、'.join(opened)}”，"
+                          "其中也没有诉求表单或写信入口", screenshot=shot)
     else:
         run.fail("entry", "首页没有“我要投诉/我要咨询/网上留言”等提交入口", screenshot=shot)
     return None

@@ -9,12 +9,15 @@ from aiohttp import web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def serve(routes: dict[str, Handler], host: str = "127.0.0.1") -> tuple[web.AppRunner, str]:
-    """Serve GET ``routes`` (aiohttp paths, e.g. ``/img/{case}``) on a free port: (runner to
-    ``cleanup()``, base URL)."""
+async def serve(routes: dict[str, Handler], host: str = "127.0.0.1",
+                posts: dict[str, Handler] | None = None) -> tuple[web.AppRunner, str]:
+    """Serve GET ``routes`` (aiohttp paths, e.g. ``/img/{case}``) and POST ``posts`` on a free
+    port: (runner to ``cleanup()``, base URL)."""
     app = web.Application()
     for path, handler in routes.items():
         app.router.add_get(path, handler)
+    for path, handler in (posts or {}).items():
+        app.router.add_post(path, handler)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, host, 0).start()

@@ -1,0 +1,131 @@
+"""The citizen journey finds the submission entry by structure where words fail (issue 16).
+
+Without a submission channel from discovery, the journey reads the homepage's links by what
+their words mean; a link that says only a column word (互动交流, 公众参与, 政民互动) is opened
+and its page checked for a letter form, in the DOM as the browser drew it. Pages written here
+the way real portals build them: a column whose form a script draws after load (a), a column
+that links on to 我要写信 (b), a column with a comment box and no letter form (c). Each runs the
+whole journey (``run_effectiveness``) in one browser; the server counts what it received."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from aiohttp import web
+
+from hotline_audit.config import load_settings
+from hotline_audit.ledger import Ledger
+from hotline_audit.model import Hotline
+from hotline_audit.store import Store
+from journeys.browser import BrowserPool
+from journeys.effectiveness import effectiveness_tools, run_effectiveness
+from journeys.stability import JourneyContext
+
+from .local_site import serve
+
+pytestmark = pytest.mark.browser
+
+NEWS = "".join(f"<li><a href='news/{i}.html'>市12345热线第{i}季度工单分析报告</a> 2024-0{i}-15</li>" for i in range(1, 4))
+LETTER = """<form method="post" action="post"><table>
+<tr><td>标　　题：</td><td><input name="bt"></td></tr>
+<tr><td>姓　　名：</td><td><input name="xm"></td></tr><tr><td>手机号码：</td><td><input name="sjhm"></td></tr>
+<tr><td>诉求内容：</td><td><textarea name="nr"></textarea></td></tr></table>
+<input type="submit" value="提 交"></form>"""
+
+
+def page(body: str) -> str:
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>12345</title></head><body>{body}</body></html>"
+
+
+def home(links: str) -> str:
+    return page(f"""<div class="nav"><a href="./">网站首页</a> <a href="zwgk/">政务公开</a> {links}</div>
+<h1>本市12345政务服务便民热线</h1><p>热线受理咨询、求助、投诉、举报和意见建议，全天候人工服务。</p><ul>{NEWS}</ul>""")
+
+
+PAGES = {
+    # a: 互动交流 is a list of answered letters; 公众参与 holds the letter form, drawn by a script.
+    "/a/": home('<a href="hdjl/">互动交流</a> <a href="gzcy/">公众参与</a>'),
+    "/a/hdjl/": page("""<h2>互动交流</h2><form action="search"><input name="kw" placeholder="请输入关键字">
+<button>搜索</button></form><ul><li><a href="x/1.html">关于小区噪音扰民的答复</a> 2024-05-01</li></ul>"""),
+    "/a/gzcy/": page("<h2>公众参与</h2><div id='app'>加载中…</div><script>window.addEventListener('load', () => {"
+                     f"document.getElementById('app').innerHTML = {LETTER!r}.replace(/\\n/g, ''); }});</script>"),
+    # b: 政民互动 is a column page that links on to the form by its words.
+    "/b/": home('<a href="zmhd/">政民互动</a>'),
+    "/b/zmhd/": page('<h2>政民互动</h2><a href="xjgk/">信件公开</a> <a href="write/">我要写信</a>'),
+    "/b/zmhd/write/": page(LETTER),
+    # c: the only column holds a comment box, no letter form anywhere a person would look.
+    "/c/": home('<a href="hdjl/">互动交流</a>'),
+    "/c/hdjl/": page("""<h2>互动交流</h2><p>网友评论</p><form method="post" action="post">
+<textarea name="comment"></textarea><input type="submit" value="发表评论"></form>"""),
+}
+
+
+class Portal:
+    def __init__(self) -> None:
+        self.posts: Counter[str] = Counter()
+
+    def routes(self) -> dict:
+        def reply(html: str):
+            async def handler(request: web.Request) -> web.Response:
+                return web.Response(text=html, content_type="text/html")
+            return handler
+        return {path: reply(html) for path, html in PAGES.items()}
+
+    async def post(self, request: web.Request) -> web.Response:
+        site = request.path.strip("/").split("/")[0]
+        self.posts[site] += 1
+        await request.post()
+        return web.Response(text=page("<h2>提交成功！</h2><p>受理编号：A20260001　查询码：x8k2m9</p>"),
+                            content_type="text/html")
+
+
+@pytest.fixture(scope="module")
+def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dict]:
+    tmp = tmp_path_factory.mktemp("entry")
+    portal = Portal()
+    posts = {path: portal.post for path in ("/a/gzcy/post", "/b/zmhd/write/post", "/c/hdjl/post")}
+
+    async def run() -> tuple[str, dict]:
+        runner, base = await serve(portal.routes(), posts=posts)
+        settings = load_settings(None, out=tmp, db=f"sqlite:///{tmp / 'store.db'}",
+                                 effectiveness={"captcha_mode": "ocr", "sms_wait_s": 2.0},
+                                 browser={"navigation_timeout_s": 10.0})
+        ledger = Ledger(Store(settings.db))
+        out = {}
+        try:
+            async with BrowserPool(settings.browser, None) as pool:
+                ctx = JourneyContext(settings, pool, tmp / "R", asyncio.Semaphore(4))
+                tools = effectiveness_tools(settings, ctx.round_dir)
+                for site in ("a", "b", "c"):
+                    hotline = Hotline(hotline_id=site, name=f"{site}12345", province="江苏省", city="南京",
+                                      website=f"{base}/{site}/")
+                    out[site] = await run_effectiveness(ctx, hotline, [], ledger, "R", tools=tools)
+        finally:
+            await runner.cleanup()
+        return base, out
+
+    base, results = asyncio.run(run())
+    return portal, base, results
+
+
+def test_a_column_whose_page_holds_a_letter_form_drawn_by_script_is_the_entry(journeys):
+    portal, base, results = journeys
+    obs, _, _ = results["a"]
+    assert obs.url == f"{base}/a/gzcy/" and obs.entry_found
+    assert portal.posts["a"] == 1 and obs.filing is not None
+
+
+def test_a_column_page_that_links_on_to_the_form_leads_to_it(journeys):
+    portal, base, results = journeys
+    obs, _, _ = results["b"]
+    assert obs.url == f"{base}/b/zmhd/write/" and obs.entry_found
+    assert portal.posts["b"] == 1 and obs.filing is not None
+
+
+def test_no_letter_form_behind_the_columns_is_no_entry_and_says_where_it_looked(journeys):
+    portal, _, results = journeys
+    obs, verdict, _ = results["c"]
+    assert portal.posts["c"] == 0 and not obs.entry_found
+    assert verdict.verdict == "cannot_submit" and "互动交流" in verdict.reason, verdict
