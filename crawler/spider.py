@@ -131,6 +131,7 @@ class HotlineSpider(scrapy.Spider):
         request = self.entry_pages.get(hotline_id)
         if request is None or hotline_id in self.entry_rendered or not self.entries_missing(hotline_id):
             return None
+        self.entry_rendered.add(hotline_id)  # once per hotline, whatever the render brings
         look = self.rendered(request)
         look.meta["second_look"] = True
         return look
