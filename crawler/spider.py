@@ -14,6 +14,7 @@ in the HTML says so. What a rendered page shows is reported with provenance that
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -344,8 +345,7 @@ class HotlineSpider(scrapy.Spider):
 
     def rendered(self, request: scrapy.Request) -> scrapy.Request:
         """The same page through Chromium (scrapy-playwright), after its scripts have run. A
-        WeChat H5 page is rendered in a phone context with WeChat's user agent: its scripts
-        check ``navigator.userAgent`` as its server checks the header."""
+        WeChat H5 page renders as WeChat's browser on a phone (``as_wechat``)."""
         from scrapy_playwright.page import PageMethod
 
         if request.cb_kwargs.get("entry"):
@@ -354,9 +354,9 @@ class HotlineSpider(scrapy.Spider):
                 "playwright_include_page": True,
                 "playwright_page_methods": [PageMethod("wait_for_load_state", "networkidle")]}
         if request.meta.get("h5"):
-            meta["playwright_context"] = "wechat"
-            meta["playwright_context_kwargs"] = {"user_agent": WECHAT_UA, "is_mobile": True, "has_touch": True,
-                                                 "viewport": {"width": 390, "height": 844}}
+            # In the page, not in a context of its own: a second context doubles the pages
+            # Chromium may hold open at once (PLAYWRIGHT_MAX_PAGES_PER_CONTEXT), and its memory.
+            meta["playwright_page_init_callback"] = "crawler.spider.as_wechat"
         meta.pop("proxy", None)  # the browser has the proxy in its launch options
         return self.track(request.replace(meta=meta, dont_filter=True, callback=self.parse_rendered,
                                           errback=self.failed_rendered))
@@ -383,6 +383,13 @@ class HotlineSpider(scrapy.Spider):
 
 
 RENDERED = " (rendered in Chromium)"
+
+
+async def as_wechat(page: Any, request: scrapy.Request) -> None:
+    """A page about to render as WeChat's browser on a phone shows it: scripts of WeChat H5
+    sites test ``navigator.userAgent`` (the request's header is already WeChat's)."""
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.add_init_script(f"Object.defineProperty(navigator, 'userAgent', {{get: () => {json.dumps(WECHAT_UA)}}});")
 
 
 def as_rendered(found: PageFindings) -> PageFindings:

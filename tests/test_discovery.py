@@ -312,8 +312,9 @@ def test_links_a_script_file_draws_are_read_from_the_rendered_entry_page(tmp_pat
     Vue widget fed by ``/api/menu``, a site-wide ``common.js`` — show no sign of it in their
     HTML. A crawl that ends without a submission entry (c), or with one but no tracking entry
     (e), renders the entry page once and reads what the scripts drew, saying so in the
-    provenance; a site whose HTML has both entries (d) is never rendered. Each hotline is done
-    once, after everything of it."""
+    provenance; a site whose HTML has both entries (d) is never rendered. A WeChat H5 home
+    whose script draws its grid only inside WeChat (w) is rendered as WeChat's browser. Each
+    hotline is done once, after everything of it."""
     import asyncio
     import json
     import threading
@@ -345,6 +346,10 @@ def test_links_a_script_file_draws_are_read_from_the_rendered_entry_page(tmp_pat
       d.data.forEach(m => { const a = document.createElement('a'); a.href = m.link; a.textContent = m.title;
       box.appendChild(a); }); });"""
     menu = {"code": 0, "data": [{"title": "互动交流", "link": "hdjl/"}, {"title": "回复查询", "link": "hfcx/"}]}
+    # w: a WeChat H5 home whose script draws the grid only when navigator.userAgent is WeChat's.
+    h5_js = """if (!/MicroMessenger/i.test(navigator.userAgent)) { document.getElementById('grid').textContent =
+      '请在微信客户端打开链接'; } else { document.getElementById('grid').innerHTML =
+      '<a href="fy/">我要反映</a><a href="cx/">进度查询</a>'; }"""
     # e: the submission link is in the HTML, the lookup is written by the site's common.js.
     common_js = "document.write('<a href=\"wdbj/\">办理情况查询</a>');"
     routes = {
@@ -357,6 +362,9 @@ def test_links_a_script_file_draws_are_read_from_the_rendered_entry_page(tmp_pat
         "/e/xx/": reply(letter), "/e/wdbj/": reply(lookup),
         "/d/": reply(page("<a href='xx/'>我要写信</a> <a href='cx/'>信件查询</a>", "<script src='js/stat.js'></script>")),
         "/d/js/stat.js": reply("var _hmt = [];", "application/javascript"),
+        "/w/": reply(page("<section id='grid'></section><script src='js/h5.js'></script>")),
+        "/w/js/h5.js": reply(h5_js, "application/javascript"),
+        "/w/fy/": reply(letter), "/w/cx/": reply(lookup),
         "/d/xx/": reply(letter), "/d/cx/": reply(lookup),
     }
     loop = asyncio.new_event_loop()
@@ -367,23 +375,25 @@ def test_links_a_script_file_draws_are_read_from_the_rendered_entry_page(tmp_pat
         settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
         hotlines = [Hotline(hotline_id=h, name="本地", province="江苏", city="南京", website=f"{base}/{h}/")
                     for h in ("c", "d", "e")]
+        hotlines.append(Hotline(hotline_id="w", name="本地", province="江苏", city="南京", h5=f"{base}/w/"))
         found = run_discovery(hotlines, settings, tmp_path)
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
-    got = {h: {c.kind: c for c in found.channels[h] if c.kind in ("submit", "track")} for h in ("c", "d", "e")}
+    got = {h: {c.kind: c for c in found.channels[h] if c.kind in ("submit", "track")} for h in ("c", "d", "e", "w")}
     assert {k: c.value for k, c in got["c"].items()} == {"submit": f"{base}/c/hdjl/", "track": f"{base}/c/hfcx/"}
     assert {k: c.value for k, c in got["e"].items()} == {"submit": f"{base}/e/xx/", "track": f"{base}/e/wdbj/"}
     assert {k: c.value for k, c in got["d"].items()} == {"submit": f"{base}/d/xx/", "track": f"{base}/d/cx/"}
+    assert {k: c.value for k, c in got["w"].items()} == {"submit": f"{base}/w/fy/", "track": f"{base}/w/cx/"}
     # Provenance: the drawn links were on the entry page, as Chromium rendered it.
-    for c in (got["c"]["submit"], got["c"]["track"], got["e"]["track"]):
+    for c in (got["c"]["submit"], got["c"]["track"], got["e"]["track"], got["w"]["submit"]):
         assert c.found_on == f"{base}/{c.hotline_id}/" and c.element.endswith(RENDERED), c
     assert got["c"]["submit"].text == "互动交流"  # a column word: its page's letter form decided
     assert not got["e"]["submit"].element.endswith(RENDERED)  # in the HTML: found without a browser
     items = [json.loads(line) for line in (tmp_path / "discovery.jsonl").read_text("utf-8").splitlines()]
     rendered = Counter(i["hotline_id"] for i in items if i["type"] == "page" and i["rendered"])
-    assert rendered == {"c": 1, "e": 1}, rendered  # the entry page once; d never
-    for h in ("c", "d", "e"):
+    assert rendered == {"c": 1, "e": 1, "w": 1}, rendered  # the entry page once; d never
+    for h in ("c", "d", "e", "w"):
         mine = [i for i in items if i.get("hotline_id") == h]
         assert [i["type"] for i in mine].count("done") == 1 and mine[-1]["type"] == "done", h
