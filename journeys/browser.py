@@ -26,7 +26,7 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings
+from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings, chromium_env
 
 from .capture import STOP_TIMEOUT_S, Capture, Recorder
 from .netlog import NetLog
@@ -148,6 +148,7 @@ class BrowserPool:
             self._browser = await self._pw.chromium.launch(
                 executable_path=exe,
                 args=launch_args(self.settings),
+                env=chromium_env(),
                 headless=True,
                 proxy={"server": self.proxy} if self.proxy else None,
             )
