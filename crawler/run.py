@@ -15,7 +15,7 @@ from typing import IO, Any
 from scrapy import Spider
 from scrapy.crawler import CrawlerProcess
 
-from hotline_audit.config import CHROMIUM_ARGS, DEFAULT_CHROMIUM, chromium_env
+from hotline_audit.config import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 
 from .spider import HotlineSpider
 
@@ -75,7 +75,7 @@ def run(hotlines: list[dict], out: Path, proxy: str | None, depth: int = 1, page
         "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
     }
     settings["PLAYWRIGHT_LAUNCH_OPTIONS"] = {
-        "executable_path": chromium, "args": CHROMIUM_ARGS, "env": chromium_env(), "headless": True,
+        "executable_path": chromium, "args": CHROMIUM_ARGS, "headless": True,
         **({"proxy": {"server": proxy}} if proxy else {}),
     }
     settings["PLAYWRIGHT_MAX_CONTEXTS"] = 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -65,16 +64,6 @@ CHROMIUM_ARGS = [
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--disable-features=" + ",".join(dict.fromkeys(PLAYWRIGHT_DISABLED_FEATURES + QUIET_FEATURES)),
 ]
-# The browser's own language is Chinese, as an auditor's is. With the machine's usual C/en_US
-# locale, Chromium's spell checker fetches an English Hunspell dictionary from
-# redirector.gvt1.com the first time text is typed into a form (no switch stops it; measured on
-# Chromium 156): there is no dictionary for Chinese, so nothing is fetched.
-CHROMIUM_LOCALE = {"LANGUAGE": "zh_CN", "LANG": "zh_CN.UTF-8", "LC_ALL": "zh_CN.UTF-8"}
-
-
-def chromium_env() -> dict[str, str]:
-    """The environment to start Chromium in: this process's, in Chinese (CHROMIUM_LOCALE)."""
-    return {**os.environ, **CHROMIUM_LOCALE}
 
 
 class ProbeSettings(BaseModel):
