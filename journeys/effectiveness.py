@@ -40,6 +40,7 @@ import os
 import re
 import signal
 import time
+import unicodedata
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -123,6 +124,10 @@ SCRIPT_TIMEOUT_S = 10.0  # a page that answers no script within this long is stu
 REACTION_S = 1.5  # a press that starts no request within this long did nothing (yet)
 STALE_PEEK_S = 1.0  # one look at the SMS inbox
 MAX_RESUBMITS = 1  # after a crash, a case shown absent on the site may be filed once more
+MAX_POSTBACKS = 4  # changes that reload the form (ASP.NET AutoPostBack) one fill waits out
+POSTBACK_START_S = 0.4  # a change that posts the page back starts its request at once
+POSTBACK_LOAD_S = 30.0  # and its page takes at most as long as any page
+TICK_TIMEOUT_MS = 2000  # a radio a kit hides under its own drawing is ticked another way
 
 NOT_ALLOWED = "未获准在真实网站注册或提交(effectiveness.allow_submit 未开启或使用测试身份)，已在入口处停止"
 WECHAT_ONLY = re.compile(r"请在微信(?:客户端)?中?打开|仅支持微信|请使用微信")
@@ -152,8 +157,11 @@ VISIBLE_FIELDS = """() => [...document.querySelectorAll('input, textarea, select
   const type = (el.getAttribute('type') || 'text').toLowerCase();
   if (['hidden', 'submit', 'button', 'image', 'reset'].includes(type)) return false;
   const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length"""
-CASE_TYPES = {"投诉": ("投诉", "举报"), "咨询": ("咨询", "求助"), "求助": ("求助", "投诉"),
+# The scenario's case type, then the nearest a portal may offer instead (a 求助 is a problem to
+# fix: a 投诉/反映 where there is no 求助).
+CASE_TYPES = {"投诉": ("投诉", "举报", "反映"), "咨询": ("咨询", "求助"), "求助": ("求助", "投诉", "反映"),
               "建议": ("建议", "意见")}
+SLIDER_NEEDS_PERSON = "滑块验证码需由人工拖动完成(检测工具不代替人操作)，需人工复核"
 
 _sms_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SmsGate] = weakref.WeakKeyDictionary()
 
@@ -332,6 +340,8 @@ class _Scan:
     sms: bool
     captcha_img: bool
     next_step: bool = False  # its button goes on to another step (下一步), not the last one
+    later: list[str] = field(default_factory=list)  # kinds of the fields of steps not shown yet
+    slider: bool = False  # a slider captcha on the page: a person's step
 
     def has(self, kind: str) -> bool:
         return any(f["kind"] == kind for f in self.fields)
@@ -343,7 +353,8 @@ class _Scan:
             return "register" if register else "login"
         if self.has("content") or self.has("title"):
             return "form"
-        if self.next_step and any(self.has(k) for k in ("name", "phone", "address", "text", "email", "id_number")):
+        if self.next_step and (any(self.has(k) for k in ("name", "phone", "address", "text", "email", "id_number"))
+                               or {"content", "title"} & set(self.later)):
             return "form"  # a wizard's first step (contact details, then 下一步 to the letter)
         if self.has("phone") and self.has("sms_code"):
             return "sms_login"
@@ -548,7 +559,8 @@ async def _press(run: _Run, selector: str) -> None:
 
 def _scan_of(found: dict[str, Any]) -> _Scan:
     return _Scan(found.get("fields", []), bool(found.get("submit")), bool(found.get("sms")),
-                 bool(found.get("captchaImg")))
+                 bool(found.get("captchaImg")), bool(found.get("next")), list(found.get("later", [])),
+                 bool(found.get("slider")))
 
 
 async def _scan(run: _Run) -> _Scan:
@@ -730,43 +742,163 @@ def _values(run: _Run, scenario: Scenario | None) -> dict[str, str]:
     return values
 
 
+def _words(text: str) -> str:
+    """Words as a person reads them: NFKC, no spaces of any kind, no colons or stars."""
+    return re.sub(r"[\s:*\u200b\ufeff]+", "", unicodedata.normalize("NFKC", text))
+
+
 def _option_for(options: list[str], case_type: str | None) -> str | None:
+    """The option that says the scenario's case type (投诉 -> 投诉/投诉举报/举报 …), else the
+    nearest the portal offers; None when none fits."""
     wanted = CASE_TYPES.get(case_type or "", ())
     for word in wanted:
-        hit = next((o for o in options if word in o), None)
+        hit = next((o for o in options if word in _words(o)), None)
         if hit:
             return hit
     return None
 
 
-async def _fill(run: _Run, scan: _Scan, values: dict[str, str]) -> None:
-    """Type each recognised field as a citizen would; unknown optional fields stay empty."""
+def _placeholder(text: str) -> bool:
+    return not _words(text) or bool(PLACEHOLDER.search(text))
+
+
+class _Navigations:
+    """The main frame's navigations while a form is filled: a change that posts the page back
+    (ASP.NET's AutoPostBack) starts one, and the fields must then be found again."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.started = 0  # navigation requests of the main frame
+        self.pending = False
+
+    def _request(self, request: Any) -> None:
+        try:
+            if request.is_navigation_request() and request.frame == self.page.main_frame:
+                self.started += 1
+                self.pending = True
+        except PlaywrightError:
+            pass  # a request of no frame (a service worker's): not the page's
+
+    def _landed(self, frame: Any) -> None:
+        if frame == self.page.main_frame:
+            self.pending = False
+
+    def _failed(self, request: Any) -> None:
+        with contextlib.suppress(PlaywrightError):
+            if request.is_navigation_request() and request.frame == self.page.main_frame:
+                self.pending = False
+
+    def __enter__(self) -> _Navigations:
+        self.page.on("request", self._request)
+        self.page.on("framenavigated", self._landed)
+        self.page.on("requestfailed", self._failed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.page.remove_listener("request", self._request)
+        self.page.remove_listener("framenavigated", self._landed)
+        self.page.remove_listener("requestfailed", self._failed)
+
+    async def after_change(self, since: int) -> bool:
+        """Whether the change just made started loading another page (a postback)."""
+        deadline = time.monotonic() + POSTBACK_START_S
+        while self.started == since and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.started != since
+
+    async def arrived(self) -> None:
+        """Wait for the page a postback loads."""
+        deadline = time.monotonic() + POSTBACK_LOAD_S
+        while self.pending and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(PlaywrightTimeout, PlaywrightError):
+            await self.page.wait_for_load_state("load", timeout=POSTBACK_LOAD_S * 1000)
+        await asyncio.sleep(0.2)  # the new page's own scripts (a captcha's JSON, a kit's drawing)
+
+
+async def _fill(run: _Run, scan: _Scan, values: dict[str, str]) -> _Scan:
+    """Type each recognised field as a citizen would; unknown optional fields stay empty. A
+    change that reloads the page (a postback) is waited out, the fields are found again in the
+    new page and whatever it lost is typed again. Returns the form as it now stands."""
+    with _Navigations(run.page) as navs:
+        for _ in range(MAX_POSTBACKS + 1):
+            before = navs.started
+            await _fill_once(run, scan, values, navs)
+            if navs.started == before:
+                return scan
+            await navs.arrived()
+            scan = await _scan(run)
+    return scan
+
+
+async def _fill_once(run: _Run, scan: _Scan, values: dict[str, str], navs: _Navigations) -> None:
+    """One pass over the form; stops as soon as the page starts going away."""
     page = run.page
-    radios_done: set[str] = set()
+    start = navs.started
+    groups_done: set[str] = set()
     for f in scan.fields:
+        if navs.started != start:
+            return  # a postback: the caller finds the fields again in the page it brings
         loc = page.locator(f'[data-ha-f="{f["key"]}"]').first
         kind = f["kind"]
         try:
             if kind in values and kind not in ("captcha", "sms_code"):
                 value = values[kind][: f["maxlength"]] if f.get("maxlength") else values[kind]
-                await loc.fill(value, timeout=5000)
+                if f.get("value") != value:
+                    await loc.fill(value, timeout=5000)
             elif f.get("picker") and (kind == "case_type" or f["required"]):
-                if not f["value"] or PLACEHOLDER.search(f["value"]):
+                if _placeholder(f["value"]):
                     await _pick(run, loc, run.obs.case_type if kind == "case_type" else None)
-            elif kind == "case_type" or (kind == "select" and f["required"]):
-                option = _option_for(f["options"], run.obs.case_type) if kind == "case_type" else None
-                if option is None and (not f["value"] or PLACEHOLDER.search(f["value"])):
-                    option = next((o for o in f["options"] if o and not PLACEHOLDER.search(o)), None)
-                if option:
-                    await loc.select_option(label=option, timeout=5000)
+                    await navs.after_change(navs.started)
+            elif kind in ("case_type", "select") and f["options"]:
+                await _choose_option(f, loc, run.obs.case_type, navs)
             elif kind == "agree":
-                await loc.check(timeout=5000)
-            elif kind == "radio" and f["name"] not in radios_done:
-                if _option_for([f["label"]], run.obs.case_type) or f["required"]:
-                    await loc.check(timeout=5000)
-                    radios_done.add(f["name"])
+                await _tick(loc)
+            elif kind == "radio" and f.get("group", "") not in groups_done:
+                groups_done.add(f.get("group", ""))
+                await _choose_radio(run, scan, f, navs)
         except (PlaywrightError, PlaywrightTimeout):
             continue  # a field that will not take text: the site's answer will say if it mattered
+
+
+async def _choose_option(f: dict[str, Any], loc: Locator, case_type: str | None, navs: _Navigations) -> None:
+    """A native select: the case type the scenario has; any other select that shows no choice
+    gets its first real option, as a person picks something where a form insists."""
+    options: list[str] = f["options"]
+    option = _option_for(options, case_type) if f["kind"] == "case_type" else None
+    if option is None and _placeholder(f.get("chosen", "")):
+        option = next((o for o in options if not _placeholder(o)), None)
+    if option is None or option == f.get("chosen"):
+        return  # already so: choosing again would post the page back once more
+    since = navs.started
+    await loc.select_option(index=options.index(option), timeout=5000)
+    await navs.after_change(since)
+
+
+async def _choose_radio(run: _Run, scan: _Scan, f: dict[str, Any], navs: _Navigations) -> None:
+    """A radio group: the radio whose own words fit the scenario's case type when the group
+    asks for one; otherwise leave a ticked one, or tick the first (a group always wants one)."""
+    peers = [g for g in scan.fields if g["kind"] == "radio" and g.get("group", "") == f.get("group", "")]
+    target = None
+    if f.get("caseGroup"):
+        wanted = _option_for([g["label"] for g in peers], run.obs.case_type)
+        target = next((g for g in peers if g["label"] == wanted), None)
+    if target is None and not any(g.get("checked") for g in peers):
+        target = peers[0]
+    if target is None or target.get("checked"):
+        return
+    since = navs.started
+    await _tick(run.page.locator(f'[data-ha-f="{target["key"]}"]').first)
+    await navs.after_change(since)
+
+
+async def _tick(loc: Locator) -> None:
+    """Tick a radio or checkbox; one that a UI kit hides under its own drawing is clicked
+    where a person clicks: its label, or the kit's box beside it."""
+    try:
+        await loc.check(timeout=TICK_TIMEOUT_MS)
+    except (PlaywrightError, PlaywrightTimeout):
+        await loc.evaluate(js.TICK)
 
 
 async def _pick(run: _Run, picker: Locator, case_type: str | None) -> None:
@@ -874,7 +1006,13 @@ async def _read_captcha(run: _Run, solver: CaptchaSolver, png: bytes) -> tuple[s
 
 async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: SubmitStage) -> bool:
     """Read the image captcha and type the answer; False (with the reason recorded) when no
-    answer could be had."""
+    answer could be had. A slider captcha is a person's step: recorded as such, never pressed
+    past (nothing is filed, and the hotline is not blamed)."""
+    if scan.slider:
+        if stage == "captcha":
+            run.obs.captcha_present, run.obs.captcha_solved = True, False
+        run.fail(stage, SLIDER_NEEDS_PERSON, "tool", operator_timeout=True, screenshot=await run.shot("slider"))
+        return False
     if not scan.has("captcha"):
         return True
     png = await _captcha_png(run) if scan.captcha_img else None
@@ -1198,6 +1336,11 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
             if not nav.ok:
                 break
     shot = await run.shot("no-form")
+    if gates and (await _eval(run, js.GATE) or {}).get("gate"):
+        # Still on the notice page after pressing its 同意: a step we did not get past (a box we
+        # did not find, a control that answered otherwise), not a hotline without a form.
+        run.fail("entry", "未能通过写信须知页面(已勾选并点击同意，仍停留在该页)，需人工复核", "tool", screenshot=shot)
+        return None
     obs.entry_found = False
     shown = int(await _eval(run, VISIBLE_FIELDS) or 0)
     if shown >= FORM_LIKE_FIELDS:

@@ -343,6 +343,8 @@ def test_a_postback_reloads_the_page_keeping_or_losing_the_text(keeps):
         await c.sign_in()
         url, page = await c.open_form()
         fs = c.fs
+        # WebForms posts back to the page's own address, query (a 须知's ?agree=1) included.
+        assert url.endswith(Selector(page.text).css("form#form1::attr(action)").get())
         state = hidden_inputs(page.text)
         assert state["__VIEWSTATE"] and state["__EVENTVALIDATION"]
         assert "__doPostBack" in Selector(page.text).css(f"select[name='{fs.name_of('district')}']::attr(onchange)").get()
