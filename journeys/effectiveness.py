@@ -1297,8 +1297,10 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
             return scan
         if kind == "other":
             framed = await _frame_with(run, js.SCAN_FORM, None, lambda f: _scan_of(f).kind != "other")
+            if framed is None:  # a platform's 须知 page inside the frame, before its form
+                framed = await _frame_with(run, js.GATE, None, lambda g: bool(g.get("gate")))
             if framed is not None and (await _open(run, framed)).ok:
-                continue  # the framed page, opened on its own, is the form (or its login)
+                continue  # the framed page, opened on its own, is the form (or its login, its notice)
             if gates < MAX_GATES and await _past_gate(run):
                 gates += 1
                 continue
