@@ -416,3 +416,17 @@ def test_a_slider_captcha_needs_a_hand(p):
         assert receipt(await c.submit())  # a person who drags it files the case
 
     asyncio.run(with_citizen(p, body))
+
+
+def test_a_postback_select_showing_a_case_type_already_shows_its_sub_types():
+    """No 请选择 line: the page shows the first case type, and the sub-types it brings with it,
+    as WebForms renders a dependent list for the selected value."""
+    p = pick_form(family="postback", postback_on="category", case_widget="select", case_prompt="")
+
+    async def body(sim, c):
+        await c.sign_in()
+        _, page = await c.open_form()
+        subtypes = Selector(page.text).css(f"select[name='{c.fs.name_of('subtype')}'] option::text").getall()
+        assert subtypes[1:] and all(s.startswith(c.fs.case_options[0]) for s in subtypes[1:])
+
+    asyncio.run(with_citizen(p, body))
