@@ -1011,7 +1011,8 @@ async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: Su
     if scan.slider:
         if stage == "captcha":
             run.obs.captcha_present, run.obs.captcha_solved = True, False
-        run.fail(stage, SLIDER_NEEDS_PERSON, "tool", operator_timeout=True, screenshot=await run.shot("slider"))
+        run.fail(stage, SLIDER_NEEDS_PERSON, "tool", operator_timeout=True, review=True,
+                 screenshot=await run.shot("slider"))
         return False
     if not scan.has("captcha"):
         return True
@@ -1341,7 +1342,8 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
     if gates and (await _eval(run, js.GATE) or {}).get("gate"):
         # Still on the notice page after pressing its 同意: a step we did not get past (a box we
         # did not find, a control that answered otherwise), not a hotline without a form.
-        run.fail("entry", "未能通过写信须知页面(已勾选并点击同意，仍停留在该页)，需人工复核", "tool", screenshot=shot)
+        run.fail("entry", "未能通过写信须知页面(已勾选并点击同意，仍停留在该页)，需人工复核", "tool",
+                 screenshot=shot, review=True)
         return None
     obs.entry_found = False
     shown = int(await _eval(run, VISIBLE_FIELDS) or 0)
