@@ -309,7 +309,10 @@ GATE = "() => {" + _COMMON + r"""
   const gate = [...document.querySelectorAll('button, input[type=button], input[type=submit], a, [role=button], [onclick]')]
     .filter(shown).find(b => { const t = norm(btnLabel(b)).replace(/\(\d+s?\)|\d+秒/g, '');
       return t.length <= 12 && GO.test(t) && !NOT.test(t); });
-  if (!gate) return { gate: false, agree: !!box };
+  // A control held back by a reading countdown: disabled, its words a number of seconds.
+  const counting = [...document.querySelectorAll('button, input[type=button], input[type=submit], a, [role=button]')]
+    .some(b => shown(b) && (b.disabled || /disabled/.test(b.className)) && /\d+\s*(s|秒)/i.test(norm(btnLabel(b))));
+  if (!gate) return { gate: false, agree: !!box, counting };
   gate.setAttribute('data-ha-b', 'gate');
   const href = gate.tagName === 'A' && leavesPage(gate) ? gate.href : '';
   return { gate: true, agree: !!box, href, label: btnLabel(gate) };
@@ -330,15 +333,20 @@ SCAN_TRACK = "([numberWords, codeWords]) => {" + _COMMON + r"""
   document.querySelectorAll('[data-ha-t]').forEach(e => e.removeAttribute('data-ha-t'));
   const texty = i => ['text', 'search', 'tel', 'number', ''].includes((i.getAttribute('type') || 'text').toLowerCase());
   const inputs = [...document.querySelectorAll('input')].filter(i => texty(i) && shown(i) && !i.disabled);
-  const hintOf = i => [labelOf(i), i.name || '', i.id || ''].join(' ');
+  // A 查询密码 is often a password box: it may hold the code, never the case number.
+  const secret = [...document.querySelectorAll('input[type=password]')].filter(i => shown(i) && !i.disabled);
+  const hintOf = i => [norm(labelOf(i)), i.name || '', i.id || ''].join(' ');
   const has = (h, words) => words.some(w => h.includes(w));
   const number = inputs.find(i => has(hintOf(i), numberWords) || /^(no|number|caseno|case_?no|bh|slbh|gdbh|xjbh)$/i.test(i.name || ''));
-  const code = inputs.find(i => i !== number && (has(hintOf(i), codeWords) || /^(code|pwd|password|cxm|querycode|tqm)$/i.test(i.name || ''))
-    && !/短信|sms/i.test(hintOf(i)));
+  const code = [...inputs, ...secret].find(i => i !== number && (has(hintOf(i), codeWords)
+    || /^(code|pwd|password|cxm|cxmm|querycode|tqm)$/i.test(i.name || '')) && !/短信|sms/i.test(hintOf(i)));
   const out = { number: false, code: false, button: false, lookup: false };
-  const pressOf = scope => [...(scope || document).querySelectorAll('button, input[type=submit], input[type=button], a, [role=button]')]
-    .filter(b => shown(b) && !SMS_BTN.test(btnLabel(b)))
-    .find(b => b.matches('button[type=submit], input[type=submit]') || /查\s*询|搜\s*索|提\s*交|确\s*定/.test(btnLabel(b)));
+  // The form's own submit first; a control worded 查询 next, but not a link to another page (a
+  // page-wide ASP.NET form holds the menu's 留言查询 link too).
+  const pressOf = scope => { const all = [...(scope || document).querySelectorAll('button, input[type=submit], input[type=button], a, [role=button]')]
+      .filter(b => shown(b) && !SMS_BTN.test(btnLabel(b)));
+    return all.find(b => b.matches('button[type=submit], input[type=submit]'))
+      || all.find(b => !leavesPage(b) && /查\s*询|搜\s*索|提\s*交|确\s*定/.test(btnLabel(b))); };
   if (number) {
     number.setAttribute('data-ha-t', 'number'); out.number = true;
     if (code && (!number.form || code.form === number.form)) { code.setAttribute('data-ha-t', 'code'); out.code = true; }
@@ -372,12 +380,16 @@ ERRORS = "() => {" + _COMMON + r"""
 PROGRESS = "(noResultSource) => {" + _COMMON + r"""
   const date = /20\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}/;
   const noResult = new RegExp(noResultSource);
+  // Text inside the query form is the form's, not the answer's; but ASP.NET wraps the whole
+  // page in one form, the answer included: such a form is the page, not a query form.
+  const bodyLen = (document.body.innerText || '').length || 1;
+  const inForm = el => { const f = el.closest('form'); return !!f && (f.innerText || '').length < 0.5 * bodyLen; };
   const els = [...document.querySelectorAll('li, tr, p, dd, div')]
-    .filter(el => shown(el) && !el.closest('form') && !el.querySelector('form, input, select, textarea'));
+    .filter(el => shown(el) && !inForm(el) && !el.querySelector('form, input, select, textarea'));
   const hits = els.filter(el => { const t = el.innerText || ''; return date.test(t) && t.length < 1500; });
   const rows = hits.filter(el => !hits.some(o => o !== el && el.contains(o))).map(el => clean(el.innerText));
   const notes = [...document.querySelectorAll('p, div, span, td, li, h3, h4, strong, b')]
-    .filter(el => shown(el) && !el.closest('form') && el.children.length <= 2)
+    .filter(el => shown(el) && !inForm(el) && el.children.length <= 2)
     .map(el => clean(el.innerText)).filter(t => t && t.length <= 80 && noResult.test(t));
   return { rows, notes: [...new Set(notes)] };
 }"""

@@ -602,6 +602,13 @@ async def _past_gate(run: _Run) -> bool:
     countdown, press 同意/我要写信/下一步 (a link that opens a new window is opened here).
     False when the page has no such control."""
     gate = await _eval(run, js.GATE) or {}
+    for _ in range(GATE_WAIT_POLLS):
+        if gate.get("gate") or not gate.get("counting"):
+            break
+        # A button still counting down (请认真阅读写信须知（5秒）) says what it is only once it
+        # may be pressed: read it then, as a person does.
+        await run.page.wait_for_timeout(500)
+        gate = await _eval(run, js.GATE) or {}
     if not gate.get("gate"):
         return False
     if gate.get("agree"):
