@@ -1720,9 +1720,17 @@ def _refusal(problems: list[str]) -> tuple[str, Side]:
     return f"表单要求“{problems[0]}”，检测工具未能完成该项(需人工复核)", "tool"
 
 
+LOOKUP_WORDS = re.compile(r"查询|查看|进度|跟踪")
+
+
 def _note_track_link(run: _Run, links: list[dict[str, str]]) -> None:
-    _, track = _pick_links(links, set())
-    run.track_url = track or run.track_url
+    """The receipt's own way to track the case: of the page's tracking links, one that looks a
+    case up (信件查询, 办理进度查询) before a personal list behind a login (我的诉求 in the page's
+    user bar), and the last such (the receipt follows the page's chrome)."""
+    tracks = [link for link in links if entry_kind(link["text"]) == "track"]
+    lookups = [link for link in tracks if LOOKUP_WORDS.search(link["text"])]
+    chosen = (lookups or tracks)[-1:]
+    run.track_url = chosen[0]["href"] if chosen else run.track_url
 
 
 async def _unclear_press(run: _Run, ledger: Ledger, case: Case, inbox: SmsInbox,
