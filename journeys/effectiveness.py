@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import hashlib
 import ipaddress
+import json
 import os
 import re
 import signal
@@ -1213,7 +1214,7 @@ async def _login(run: _Run, scan: _Scan, solver: CaptchaSolver) -> tuple[bool, _
     never taken for a missing account (which would lead to registering twice)."""
     pressed: _Pressed | None = None
     for _ in range(CAPTCHA_TRIES):
-        await _fill(run, scan, _values(run, None))
+        scan = await _fill(run, scan, _values(run, None))
         if not await _fill_captcha(run, scan, solver, "login"):
             return False, None
         pressed = await _press_and_listen(run, '[data-ha-b="submit"]')
@@ -1228,7 +1229,7 @@ async def _login(run: _Run, scan: _Scan, solver: CaptchaSolver) -> tuple[bool, _
 
 async def _register(run: _Run, scan: _Scan, inbox: SmsInbox, solver: CaptchaSolver) -> bool:
     obs = run.obs
-    await _fill(run, scan, _values(run, None))
+    scan = await _fill(run, scan, _values(run, None))
     if scan.has("sms_code"):
         if not scan.sms:
             run.fail("register", "注册页有短信验证码栏但没有获取验证码按钮", "tool")
@@ -1274,7 +1275,7 @@ async def _register_from_login(run: _Run, inbox: SmsInbox, solver: CaptchaSolver
 
 async def _sms_login(run: _Run, scan: _Scan, inbox: SmsInbox) -> bool:
     """Phone + SMS code, no password (a common 12345 login)."""
-    await _fill(run, scan, _values(run, None))
+    scan = await _fill(run, scan, _values(run, None))
     code = await _get_sms_code(run, inbox, '[data-ha-b="sms"]', "login") if scan.sms else None
     if code is None:
         return False
@@ -1588,7 +1589,37 @@ async def _read_outcome(run: _Run, pressed: _Pressed, hosts: set[str]) -> _Outco
             answered.sort(key=lambda rf: -len(rf[1]))
             out.request = _cite(run, answered[0][0], answered[0][1])
         out.proof = FilingProof(kind="request", request=out.request, said=run.redact(said), said_in=said_in)
+    if not out.accepted and not out.problems:
+        # A refusal the page showed as before (a toast still up from the last try) is new all
+        # the same when the answer to this press says it.
+        out.problems = [run.redact(m) for m in _answer_messages(answers) if ERROR_WORDS.search(m) and not SUCCESS.search(m)]
     out.captcha_rejected = not out.accepted and any(CAPTCHA_ERROR.search(p) for p in out.problems)
+    return out
+
+
+MESSAGE_KEYS = ("msg", "message", "errmsg", "errMsg", "error", "info", "tip", "tips", "desc", "resultMsg")
+
+
+def _answer_messages(answers: list[str]) -> list[str]:
+    """What an answer to a press says to the person: a JSON answer's message fields, or a short
+    plain-text answer (a page's whole HTML is not a message)."""
+    out: list[str] = []
+    for text in answers:
+        stripped = text.strip()
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            if stripped and len(stripped) <= 200 and "<" not in stripped:
+                out.append(stripped)
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                out += [str(v)[:200] for k, v in item.items() if k in MESSAGE_KEYS and isinstance(v, str) and v]
+                stack += [v for v in item.values() if isinstance(v, (dict, list))]
+            elif isinstance(item, list):
+                stack += item
     return out
 
 
@@ -1624,7 +1655,7 @@ async def _submit_form(run: _Run, ledger: Ledger, case: Case, entry: Entry, scan
     pressed_at = run.now()
     refusals, steps, sent_any = 0, 0, False
     while True:
-        await _fill(run, scan, _values(run, scenario))
+        scan = await _fill(run, scan, _values(run, scenario))
         if scan.has("sms_code") and scan.sms:  # some forms verify the phone by SMS themselves
             code = await _get_sms_code(run, inbox, '[data-ha-b="sms"]', "form")
             if code is None:
@@ -1647,8 +1678,10 @@ async def _submit_form(run: _Run, ledger: Ledger, case: Case, entry: Entry, scan
                                       resubmit=resubmit, at=pressed_at)
         resubmit = False  # counted once; captcha retries of this run are not resubmissions
         crash_point("before_submit")
-        pressed = await _press_and_listen(run, '[data-ha-b="submit"]', "after_submit")
+        pressed = await _press_and_listen(run, '[data-ha-b="submit"]')
         out = await _read_outcome(run, pressed, hosts)
+        if out.sent.any:
+            crash_point("after_submit")  # the site has it (a wizard's 下一步 sent nothing)
         sent_any = sent_any or out.sent.any
         if out.accepted:
             _note_track_link(run, await _links(run))
