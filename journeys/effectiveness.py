@@ -1413,7 +1413,7 @@ async def _lookup_mine(run: _Run, title: str) -> tuple[dict[str, str] | None, bo
 
 
 async def _lookup_by_phone(run: _Run, track_url: str, title: str, inbox: SmsInbox) -> tuple[dict[str, str] | None, bool]:
-    nav = await _open(run, track_url)
+    nav = await _open_fresh(run, track_url)
     if not nav.ok:
         return None, False
     found = await _track_form(run)
@@ -1473,6 +1473,18 @@ def _read_progress(rows: list[str], notes: list[str], text: str, seen_at: dateti
     return False, (notes[0] if notes else None), []
 
 
+async def _open_fresh(run: _Run, url: str) -> _Nav:
+    """Open ``url`` as a new visit. On a single-page app the tracking route differs from the
+    page we are on only by its #fragment: going there would keep the old view's leftovers (a
+    receipt dialog over the whole page, taking every click)."""
+    current = urlsplit(run.page.url)
+    target = urlsplit(url)
+    if current.fragment != target.fragment and current._replace(fragment="") == target._replace(fragment=""):
+        with contextlib.suppress(PlaywrightError, PlaywrightTimeout):
+            await run.page.goto("about:blank", timeout=5000)
+    return await _open(run, url)
+
+
 async def _track_from_home(run: _Run) -> str | None:
     """The tracking entry as a person finds it when the receipt page named none: the homepage's
     办件查询 / 我的诉求 … link (the website's, else the H5 site's)."""
@@ -1497,7 +1509,7 @@ async def _track(run: _Run, track_url: str | None, receipt: dict[str, str]) -> N
         obs.progress.append(ProgressCheck(checked_at=now, shown=False, status_text="未找到进度查询入口",
                                           review=True))
         return
-    nav = await _open(run, track_url)
+    nav = await _open_fresh(run, track_url)
     if not nav.ok:
         obs.progress.append(ProgressCheck(checked_at=now, url=track_url, shown=False, side=nav.side,
                                           error=nav.error, status_text="查询页面无法打开",
