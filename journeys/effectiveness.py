@@ -36,10 +36,12 @@ import asyncio
 import contextlib
 import hashlib
 import ipaddress
+import json
 import os
 import re
 import signal
 import time
+import unicodedata
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -124,6 +126,10 @@ SCRIPT_TIMEOUT_S = 10.0  # a page that answers no script within this long is stu
 REACTION_S = 1.5  # a press that starts no request within this long did nothing (yet)
 STALE_PEEK_S = 1.0  # one look at the SMS inbox
 MAX_RESUBMITS = 1  # after a crash, a case shown absent on the site may be filed once more
+MAX_POSTBACKS = 4  # changes that reload the form (ASP.NET AutoPostBack) one fill waits out
+POSTBACK_START_S = 0.4  # a change that posts the page back starts its request at once
+POSTBACK_LOAD_S = 30.0  # and its page takes at most as long as any page
+TICK_TIMEOUT_MS = 2000  # a radio a kit hides under its own drawing is ticked another way
 
 NOT_ALLOWED = "未获准在真实网站注册或提交(effectiveness.allow_submit 未开启或使用测试身份)，已在入口处停止"
 WECHAT_ONLY = re.compile(r"请在微信(?:客户端)?中?打开|仅支持微信|请使用微信")
@@ -137,9 +143,10 @@ ASKS_FOR_INPUT = re.compile(r"请(?:选择|填写|输入|上传|勾选|选中)|�
                             r"格式(?:不正确|错误|有误)|不少于|不能少于|至少")
 CAPTCHA_ERROR = re.compile(r"(?<!短信)(?<!手机)验证码.{0,6}(?:错误|不正确|有误|失效|过期|不能为空)|错误的验证码")
 NO_RESULT = r"暂无|未查询到|没有查询到|查无|未找到|没有找到|不存在|无记录|无此|错误|有误"
-STATUS = re.compile(r"不予受理|待受理|已受理|受理中|办理中|处理中|已转办|转办中|已派单|已签收|已办结|办结|"
-                    r"已答复|已回复|已反馈|已处理|已完成|待评价|已评价")
-REPLY_STATUS = re.compile(r"已办结|办结|已答复|已回复|已反馈|已处理|已完成|待评价|已评价")
+# A case's handling status as portals word it (its words, not one CMS's list: 待/已/正在 + an act).
+STATUS = re.compile(r"不予受理|(?:待|已|正在)(?:受理|处理|办理|审核|分派|派单|交办|转办|签收|回复|答复|反馈|评价|办结|结案|归档|完成)|"
+                    r"(?:受理|办理|处理|审核|转办|交办|回复)中|办理完毕|处理完毕|办结")
+REPLY_STATUS = re.compile(r"已办结|办结|已答复|已回复|已反馈|已处理|已完成|待评价|已评价|已结案|办理完毕|处理完毕")
 REPLY_LABEL = re.compile(r"(?:答复|回复|办理结果|处理结果|处理意见)(?:内容|意见)?[:：]\s*(?P<text>[^\n]{10,})")
 DATE = re.compile(r"(20\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})日?(?:\s*(\d{1,2}):(\d{2}))?")
 PLACEHOLDER = re.compile(r"请选择|请选|^-+|^=+|选择")
@@ -152,8 +159,11 @@ VISIBLE_FIELDS = """() => [...document.querySelectorAll('input, textarea, select
   const type = (el.getAttribute('type') || 'text').toLowerCase();
   if (['hidden', 'submit', 'button', 'image', 'reset'].includes(type)) return false;
   const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length"""
-CASE_TYPES = {"投诉": ("投诉", "举报"), "咨询": ("咨询", "求助"), "求助": ("求助", "投诉"),
+# The scenario's case type, then the nearest a portal may offer instead (a 求助 is a problem to
+# fix: a 投诉/反映 where there is no 求助).
+CASE_TYPES = {"投诉": ("投诉", "举报", "反映"), "咨询": ("咨询", "求助"), "求助": ("求助", "投诉", "反映"),
               "建议": ("建议", "意见")}
+SLIDER_NEEDS_PERSON = "滑块验证码需由人工拖动完成(检测工具不代替人操作)，需人工复核"
 
 _sms_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SmsGate] = weakref.WeakKeyDictionary()
 
@@ -332,6 +342,8 @@ class _Scan:
     sms: bool
     captcha_img: bool
     next_step: bool = False  # its button goes on to another step (下一步), not the last one
+    later: list[str] = field(default_factory=list)  # kinds of the fields of steps not shown yet
+    slider: bool = False  # a slider captcha on the page: a person's step
 
     def has(self, kind: str) -> bool:
         return any(f["kind"] == kind for f in self.fields)
@@ -343,7 +355,8 @@ class _Scan:
             return "register" if register else "login"
         if self.has("content") or self.has("title"):
             return "form"
-        if self.next_step and any(self.has(k) for k in ("name", "phone", "address", "text", "email", "id_number")):
+        if self.next_step and (any(self.has(k) for k in ("name", "phone", "address", "text", "email", "id_number"))
+                               or {"content", "title"} & set(self.later)):
             return "form"  # a wizard's first step (contact details, then 下一步 to the letter)
         if self.has("phone") and self.has("sms_code"):
             return "sms_login"
@@ -548,7 +561,8 @@ async def _press(run: _Run, selector: str) -> None:
 
 def _scan_of(found: dict[str, Any]) -> _Scan:
     return _Scan(found.get("fields", []), bool(found.get("submit")), bool(found.get("sms")),
-                 bool(found.get("captchaImg")))
+                 bool(found.get("captchaImg")), bool(found.get("next")), list(found.get("later", [])),
+                 bool(found.get("slider")))
 
 
 async def _scan(run: _Run) -> _Scan:
@@ -590,6 +604,13 @@ async def _past_gate(run: _Run) -> bool:
     countdown, press 同意/我要写信/下一步 (a link that opens a new window is opened here).
     False when the page has no such control."""
     gate = await _eval(run, js.GATE) or {}
+    for _ in range(GATE_WAIT_POLLS):
+        if gate.get("gate") or not gate.get("counting"):
+            break
+        # A button still counting down (请认真阅读写信须知（5秒）) says what it is only once it
+        # may be pressed: read it then, as a person does.
+        await run.page.wait_for_timeout(500)
+        gate = await _eval(run, js.GATE) or {}
     if not gate.get("gate"):
         return False
     if gate.get("agree"):
@@ -820,43 +841,163 @@ def _values(run: _Run, scenario: Scenario | None) -> dict[str, str]:
     return values
 
 
+def _words(text: str) -> str:
+    """Words as a person reads them: NFKC, no spaces of any kind, no colons or stars."""
+    return re.sub(r"[\s:*\u200b\ufeff]+", "", unicodedata.normalize("NFKC", text))
+
+
 def _option_for(options: list[str], case_type: str | None) -> str | None:
+    """The option that says the scenario's case type (投诉 -> 投诉/投诉举报/举报 …), else the
+    nearest the portal offers; None when none fits."""
     wanted = CASE_TYPES.get(case_type or "", ())
     for word in wanted:
-        hit = next((o for o in options if word in o), None)
+        hit = next((o for o in options if word in _words(o)), None)
         if hit:
             return hit
     return None
 
 
-async def _fill(run: _Run, scan: _Scan, values: dict[str, str]) -> None:
-    """Type each recognised field as a citizen would; unknown optional fields stay empty."""
+def _placeholder(text: str) -> bool:
+    return not _words(text) or bool(PLACEHOLDER.search(text))
+
+
+class _Navigations:
+    """The main frame's navigations while a form is filled: a change that posts the page back
+    (ASP.NET's AutoPostBack) starts one, and the fields must then be found again."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.started = 0  # navigation requests of the main frame
+        self.pending = False
+
+    def _request(self, request: Any) -> None:
+        try:
+            if request.is_navigation_request() and request.frame == self.page.main_frame:
+                self.started += 1
+                self.pending = True
+        except PlaywrightError:
+            pass  # a request of no frame (a service worker's): not the page's
+
+    def _landed(self, frame: Any) -> None:
+        if frame == self.page.main_frame:
+            self.pending = False
+
+    def _failed(self, request: Any) -> None:
+        with contextlib.suppress(PlaywrightError):
+            if request.is_navigation_request() and request.frame == self.page.main_frame:
+                self.pending = False
+
+    def __enter__(self) -> _Navigations:
+        self.page.on("request", self._request)
+        self.page.on("framenavigated", self._landed)
+        self.page.on("requestfailed", self._failed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.page.remove_listener("request", self._request)
+        self.page.remove_listener("framenavigated", self._landed)
+        self.page.remove_listener("requestfailed", self._failed)
+
+    async def after_change(self, since: int) -> bool:
+        """Whether the change just made started loading another page (a postback)."""
+        deadline = time.monotonic() + POSTBACK_START_S
+        while self.started == since and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.started != since
+
+    async def arrived(self) -> None:
+        """Wait for the page a postback loads."""
+        deadline = time.monotonic() + POSTBACK_LOAD_S
+        while self.pending and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(PlaywrightTimeout, PlaywrightError):
+            await self.page.wait_for_load_state("load", timeout=POSTBACK_LOAD_S * 1000)
+        await asyncio.sleep(0.2)  # the new page's own scripts (a captcha's JSON, a kit's drawing)
+
+
+async def _fill(run: _Run, scan: _Scan, values: dict[str, str]) -> _Scan:
+    """Type each recognised field as a citizen would; unknown optional fields stay empty. A
+    change that reloads the page (a postback) is waited out, the fields are found again in the
+    new page and whatever it lost is typed again. Returns the form as it now stands."""
+    with _Navigations(run.page) as navs:
+        for _ in range(MAX_POSTBACKS + 1):
+            before = navs.started
+            await _fill_once(run, scan, values, navs)
+            if navs.started == before:
+                return scan
+            await navs.arrived()
+            scan = await _scan(run)
+    return scan
+
+
+async def _fill_once(run: _Run, scan: _Scan, values: dict[str, str], navs: _Navigations) -> None:
+    """One pass over the form; stops as soon as the page starts going away."""
     page = run.page
-    radios_done: set[str] = set()
+    start = navs.started
+    groups_done: set[str] = set()
     for f in scan.fields:
+        if navs.started != start:
+            return  # a postback: the caller finds the fields again in the page it brings
         loc = page.locator(f'[data-ha-f="{f["key"]}"]').first
         kind = f["kind"]
         try:
             if kind in values and kind not in ("captcha", "sms_code"):
                 value = values[kind][: f["maxlength"]] if f.get("maxlength") else values[kind]
-                await loc.fill(value, timeout=5000)
+                if f.get("value") != value:
+                    await loc.fill(value, timeout=5000)
             elif f.get("picker") and (kind == "case_type" or f["required"]):
-                if not f["value"] or PLACEHOLDER.search(f["value"]):
+                if _placeholder(f["value"]):
                     await _pick(run, loc, run.obs.case_type if kind == "case_type" else None)
-            elif kind == "case_type" or (kind == "select" and f["required"]):
-                option = _option_for(f["options"], run.obs.case_type) if kind == "case_type" else None
-                if option is None and (not f["value"] or PLACEHOLDER.search(f["value"])):
-                    option = next((o for o in f["options"] if o and not PLACEHOLDER.search(o)), None)
-                if option:
-                    await loc.select_option(label=option, timeout=5000)
+                    await navs.after_change(navs.started)
+            elif kind in ("case_type", "select") and f["options"]:
+                await _choose_option(f, loc, run.obs.case_type, navs)
             elif kind == "agree":
-                await loc.check(timeout=5000)
-            elif kind == "radio" and f["name"] not in radios_done:
-                if _option_for([f["label"]], run.obs.case_type) or f["required"]:
-                    await loc.check(timeout=5000)
-                    radios_done.add(f["name"])
+                await _tick(loc)
+            elif kind == "radio" and f.get("group", "") not in groups_done:
+                groups_done.add(f.get("group", ""))
+                await _choose_radio(run, scan, f, navs)
         except (PlaywrightError, PlaywrightTimeout):
             continue  # a field that will not take text: the site's answer will say if it mattered
+
+
+async def _choose_option(f: dict[str, Any], loc: Locator, case_type: str | None, navs: _Navigations) -> None:
+    """A native select: the case type the scenario has; any other select that shows no choice
+    gets its first real option, as a person picks something where a form insists."""
+    options: list[str] = f["options"]
+    option = _option_for(options, case_type) if f["kind"] == "case_type" else None
+    if option is None and _placeholder(f.get("chosen", "")):
+        option = next((o for o in options if not _placeholder(o)), None)
+    if option is None or option == f.get("chosen"):
+        return  # already so: choosing again would post the page back once more
+    since = navs.started
+    await loc.select_option(index=options.index(option), timeout=5000)
+    await navs.after_change(since)
+
+
+async def _choose_radio(run: _Run, scan: _Scan, f: dict[str, Any], navs: _Navigations) -> None:
+    """A radio group: the radio whose own words fit the scenario's case type when the group
+    asks for one; otherwise leave a ticked one, or tick the first (a group always wants one)."""
+    peers = [g for g in scan.fields if g["kind"] == "radio" and g.get("group", "") == f.get("group", "")]
+    target = None
+    if f.get("caseGroup"):
+        wanted = _option_for([g["label"] for g in peers], run.obs.case_type)
+        target = next((g for g in peers if g["label"] == wanted), None)
+    if target is None and not any(g.get("checked") for g in peers):
+        target = peers[0]
+    if target is None or target.get("checked"):
+        return
+    since = navs.started
+    await _tick(run.page.locator(f'[data-ha-f="{target["key"]}"]').first)
+    await navs.after_change(since)
+
+
+async def _tick(loc: Locator) -> None:
+    """Tick a radio or checkbox; one that a UI kit hides under its own drawing is clicked
+    where a person clicks: its label, or the kit's box beside it."""
+    try:
+        await loc.check(timeout=TICK_TIMEOUT_MS)
+    except (PlaywrightError, PlaywrightTimeout):
+        await loc.evaluate(js.TICK)
 
 
 async def _pick(run: _Run, picker: Locator, case_type: str | None) -> None:
@@ -964,7 +1105,14 @@ async def _read_captcha(run: _Run, solver: CaptchaSolver, png: bytes) -> tuple[s
 
 async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: SubmitStage) -> bool:
     """Read the image captcha and type the answer; False (with the reason recorded) when no
-    answer could be had."""
+    answer could be had. A slider captcha is a person's step: recorded as such, never pressed
+    past (nothing is filed, and the hotline is not blamed)."""
+    if scan.slider:
+        if stage == "captcha":
+            run.obs.captcha_present, run.obs.captcha_solved = True, False
+        run.fail(stage, SLIDER_NEEDS_PERSON, "tool", operator_timeout=True, review=True,
+                 screenshot=await run.shot("slider"))
+        return False
     if not scan.has("captcha"):
         return True
     png = await _captcha_png(run) if scan.captcha_img else None
@@ -1157,7 +1305,7 @@ async def _login(run: _Run, scan: _Scan, solver: CaptchaSolver) -> tuple[bool, _
     never taken for a missing account (which would lead to registering twice)."""
     pressed: _Pressed | None = None
     for _ in range(CAPTCHA_TRIES):
-        await _fill(run, scan, _values(run, None))
+        scan = await _fill(run, scan, _values(run, None))
         if not await _fill_captcha(run, scan, solver, "login"):
             return False, None
         pressed = await _press_and_listen(run, '[data-ha-b="submit"]')
@@ -1172,7 +1320,7 @@ async def _login(run: _Run, scan: _Scan, solver: CaptchaSolver) -> tuple[bool, _
 
 async def _register(run: _Run, scan: _Scan, inbox: SmsInbox, solver: CaptchaSolver) -> bool:
     obs = run.obs
-    await _fill(run, scan, _values(run, None))
+    scan = await _fill(run, scan, _values(run, None))
     if scan.has("sms_code"):
         if not scan.sms:
             run.fail("register", "注册页有短信验证码栏但没有获取验证码按钮", "tool")
@@ -1218,7 +1366,7 @@ async def _register_from_login(run: _Run, inbox: SmsInbox, solver: CaptchaSolver
 
 async def _sms_login(run: _Run, scan: _Scan, inbox: SmsInbox) -> bool:
     """Phone + SMS code, no password (a common 12345 login)."""
-    await _fill(run, scan, _values(run, None))
+    scan = await _fill(run, scan, _values(run, None))
     code = await _get_sms_code(run, inbox, '[data-ha-b="sms"]', "login") if scan.sms else None
     if code is None:
         return False
@@ -1249,8 +1397,10 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
             return scan
         if kind == "other":
             framed = await _frame_with(run, js.SCAN_FORM, None, lambda f: _scan_of(f).kind != "other")
+            if framed is None:  # a platform's 须知 page inside the frame, before its form
+                framed = await _frame_with(run, js.GATE, None, lambda g: bool(g.get("gate")))
             if framed is not None and (await _open(run, framed)).ok:
-                continue  # the framed page, opened on its own, is the form (or its login)
+                continue  # the framed page, opened on its own, is the form (or its login, its notice)
             if gates < MAX_GATES and await _past_gate(run):
                 gates += 1
                 continue
@@ -1288,6 +1438,12 @@ async def _reach_form(run: _Run, entry: Entry, inbox: SmsInbox, solver: CaptchaS
             if not nav.ok:
                 break
     shot = await run.shot("no-form")
+    if gates and (await _eval(run, js.GATE) or {}).get("gate"):
+        # Still on the notice page after pressing its 同意: a step we did not get past (a box we
+        # did not find, a control that answered otherwise), not a hotline without a form.
+        run.fail("entry", "未能通过写信须知页面(已勾选并点击同意，仍停留在该页)，需人工复核", "tool",
+                 screenshot=shot, review=True)
+        return None
     obs.entry_found = False
     shown = int(await _eval(run, VISIBLE_FIELDS) or 0)
     if shown >= FORM_LIKE_FIELDS:
@@ -1348,7 +1504,7 @@ async def _lookup_mine(run: _Run, title: str) -> tuple[dict[str, str] | None, bo
 
 
 async def _lookup_by_phone(run: _Run, track_url: str, title: str, inbox: SmsInbox) -> tuple[dict[str, str] | None, bool]:
-    nav = await _open(run, track_url)
+    nav = await _open_fresh(run, track_url)
     if not nav.ok:
         return None, False
     found = await _track_form(run)
@@ -1408,6 +1564,18 @@ def _read_progress(rows: list[str], notes: list[str], text: str, seen_at: dateti
     return False, (notes[0] if notes else None), []
 
 
+async def _open_fresh(run: _Run, url: str) -> _Nav:
+    """Open ``url`` as a new visit. On a single-page app the tracking route differs from the
+    page we are on only by its #fragment: going there would keep the old view's leftovers (a
+    receipt dialog over the whole page, taking every click)."""
+    current = urlsplit(run.page.url)
+    target = urlsplit(url)
+    if current.fragment != target.fragment and current._replace(fragment="") == target._replace(fragment=""):
+        with contextlib.suppress(PlaywrightError, PlaywrightTimeout):
+            await run.page.goto("about:blank", timeout=5000)
+    return await _open(run, url)
+
+
 async def _track_from_home(run: _Run) -> str | None:
     """The tracking entry as a person finds it when the receipt page named none: the homepage's
     办件查询 / 我的诉求 … link (the website's, else the H5 site's)."""
@@ -1432,7 +1600,7 @@ async def _track(run: _Run, track_url: str | None, receipt: dict[str, str]) -> N
         obs.progress.append(ProgressCheck(checked_at=now, shown=False, status_text="未找到进度查询入口",
                                           review=True))
         return
-    nav = await _open(run, track_url)
+    nav = await _open_fresh(run, track_url)
     if not nav.ok:
         obs.progress.append(ProgressCheck(checked_at=now, url=track_url, shown=False, side=nav.side,
                                           error=nav.error, status_text="查询页面无法打开",
@@ -1524,7 +1692,37 @@ async def _read_outcome(run: _Run, pressed: _Pressed, hosts: set[str]) -> _Outco
             answered.sort(key=lambda rf: -len(rf[1]))
             out.request = _cite(run, answered[0][0], answered[0][1])
         out.proof = FilingProof(kind="request", request=out.request, said=run.redact(said), said_in=said_in)
+    if not out.accepted and not out.problems:
+        # A refusal the page showed as before (a toast still up from the last try) is new all
+        # the same when the answer to this press says it.
+        out.problems = [run.redact(m) for m in _answer_messages(answers) if ERROR_WORDS.search(m) and not SUCCESS.search(m)]
     out.captcha_rejected = not out.accepted and any(CAPTCHA_ERROR.search(p) for p in out.problems)
+    return out
+
+
+MESSAGE_KEYS = ("msg", "message", "errmsg", "errMsg", "error", "info", "tip", "tips", "desc", "resultMsg")
+
+
+def _answer_messages(answers: list[str]) -> list[str]:
+    """What an answer to a press says to the person: a JSON answer's message fields, or a short
+    plain-text answer (a page's whole HTML is not a message)."""
+    out: list[str] = []
+    for text in answers:
+        stripped = text.strip()
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            if stripped and len(stripped) <= 200 and "<" not in stripped:
+                out.append(stripped)
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                out += [str(v)[:200] for k, v in item.items() if k in MESSAGE_KEYS and isinstance(v, str) and v]
+                stack += [v for v in item.values() if isinstance(v, (dict, list))]
+            elif isinstance(item, list):
+                stack += item
     return out
 
 
@@ -1560,7 +1758,7 @@ async def _submit_form(run: _Run, ledger: Ledger, case: Case, entry: Entry, scan
     pressed_at = run.now()
     refusals, steps, sent_any = 0, 0, False
     while True:
-        await _fill(run, scan, _values(run, scenario))
+        scan = await _fill(run, scan, _values(run, scenario))
         if scan.has("sms_code") and scan.sms:  # some forms verify the phone by SMS themselves
             code = await _get_sms_code(run, inbox, '[data-ha-b="sms"]', "form")
             if code is None:
@@ -1583,8 +1781,10 @@ async def _submit_form(run: _Run, ledger: Ledger, case: Case, entry: Entry, scan
                                       resubmit=resubmit, at=pressed_at)
         resubmit = False  # counted once; captcha retries of this run are not resubmissions
         crash_point("before_submit")
-        pressed = await _press_and_listen(run, '[data-ha-b="submit"]', "after_submit")
+        pressed = await _press_and_listen(run, '[data-ha-b="submit"]')
         out = await _read_outcome(run, pressed, hosts)
+        if out.sent.any:
+            crash_point("after_submit")  # the site has it (a wizard's 下一步 sent nothing)
         sent_any = sent_any or out.sent.any
         if out.accepted:
             _note_track_link(run, await _links(run))
@@ -1656,9 +1856,17 @@ def _refusal(problems: list[str]) -> tuple[str, Side]:
     return f"表单要求“{problems[0]}”，检测工具未能完成该项(需人工复核)", "tool"
 
 
+LOOKUP_WORDS = re.compile(r"查询|查看|进度|跟踪")
+
+
 def _note_track_link(run: _Run, links: list[dict[str, str]]) -> None:
-    _, track = _pick_links(links, set())
-    run.track_url = track or run.track_url
+    """The receipt's own way to track the case: of the page's tracking links, one that looks a
+    case up (信件查询, 办理进度查询) before a personal list behind a login (我的诉求 in the page's
+    user bar), and the last such (the receipt follows the page's chrome)."""
+    tracks = [link for link in links if entry_kind(link["text"]) == "track"]
+    lookups = [link for link in tracks if LOOKUP_WORDS.search(link["text"])]
+    chosen = (lookups or tracks)[-1:]
+    run.track_url = chosen[0]["href"] if chosen else run.track_url
 
 
 async def _unclear_press(run: _Run, ledger: Ledger, case: Case, inbox: SmsInbox,

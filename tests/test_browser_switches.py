@@ -82,3 +82,23 @@ def test_loopback_addresses_go_through_the_proxy_too(monkeypatch: pytest.MonkeyP
 
     assert asyncio.run(go()) == "via the proxy"
     assert seen and {host.split(":")[0] for host in seen} == {"127.0.0.2"}
+
+
+@pytest.mark.browser
+def test_typing_into_a_form_fetches_no_spelling_dictionary(simweb: str):
+    """Typing into a text area makes Chromium's spell checker fetch a Hunspell dictionary from
+    redirector.gvt1.com (no switch stops it): the pool's tabs turn spell checking off in the
+    fields they focus (NO_SPELLCHECK), so nothing leaves for it."""
+    import httpx
+
+    async def type_and_wait() -> None:
+        async with BrowserPool(BrowserSettings(contexts=1), simweb) as pool, pool.tab() as tab:
+            await tab.page.goto("data:text/html,<textarea id=t></textarea><input id=i>")
+            await tab.page.fill("#t", "An English sentence with a mispeled word, then 中文")
+            await tab.page.type("#i", "helllo wrold", delay=30)
+            await asyncio.sleep(6)  # the fetch starts within a second or two of the typing
+
+    before = len(httpx.get(f"{simweb}/_foreign", trust_env=False).json())  # simweb is shared
+    asyncio.run(type_and_wait())
+    foreign = httpx.get(f"{simweb}/_foreign", trust_env=False).json()[before:]
+    assert not [f for f in foreign if "gvt1" in f.get("host", "")], foreign

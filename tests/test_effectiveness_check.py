@@ -388,3 +388,14 @@ def test_a_form_asking_for_input_is_our_gap_not_the_sites_failure():
         assert v.verdict == "tool_error"
     assert _refusal(["请选择诉求类型", "提交失败：系统异常，请稍后重试（500）"]) == ("提交失败：系统异常，请稍后重试（500）", "site")
     assert _refusal(["注册失败：系统繁忙，请稍后再试（错误代码 E1003）"])[1] == "site"
+
+
+@pytest.mark.parametrize("text, number, code", [
+    ("提交成功！您的诉求单号：SQ2026120700123，查询密码：8842", "SQ2026120700123", "8842"),
+    ("受理号：XY-20261207-0042 查询码：ab12cd", "XY-20261207-0042", "ab12cd"),
+    ("您的信件编号为 G20181227-0026 ，查询密码为 k3m9", "G20181227-0026", "k3m9"),
+])
+def test_receipt_labels_portals_use(text, number, code):
+    got = parse_receipt(text)
+    assert got["number"] == number and got["code"] == code
+
