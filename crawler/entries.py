@@ -145,6 +145,13 @@ def read_link(text: str) -> Reading:
     return Reading(None)
 
 
+def speaks_of_writing(text: str) -> bool:
+    """Whether a passage talks of writing to the hotline — its ``write`` or ``mailbox`` words
+    (投诉, 留言, 反映, 信访, 信箱 …) on token boundaries: a notice before a letter form does."""
+    tokens = [t for t in _tokenizer().lcut(normalize(text)[:3000]) if t.strip()]
+    return any(_holds(tokens, w) for w in CONCEPTS["write"] + CONCEPTS["mailbox"])
+
+
 def entry_kind(text: str) -> str | None:
     """The entry a short link text names (``KINDS``), or None — ambiguous words included."""
     return read_link(text).kind

@@ -6,6 +6,11 @@ area and a name or phone field takes a letter; a form that asks for a case numbe
 code looks one up. Each field is read by what labels it — ``<label for>``, a wrapping label,
 aria-label, placeholder, title, the cell or text before it — and by its name, which is often
 pinyin initials (xm 姓名, sjhm 手机号码, lxdh 联系电话, slbh 受理编号, cxm 查询码 …).
+
+Many portals put a notice before the letter form (写信须知, 诉求人承诺书): a person ticks
+我已阅读并同意 and presses 下一步, and only then sees the form. Such a page — a notice to accept,
+a control that goes on, words about writing to the hotline, nothing to type — is the way into a
+submission page, and is read as one (``is_notice_gate``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from parsel import Selector
+
+from .entries import speaks_of_writing
 
 # What a field asks for, from its label words and its name/id (pinyin initials included).
 ASKS: dict[str, re.Pattern[str]] = {
@@ -28,6 +35,15 @@ ASKS: dict[str, re.Pattern[str]] = {
                        re.I),
 }
 FIELD_TYPES = ("text", "tel", "number", "email", "password", "search", "")
+# A notice gate: the box a person ticks (我已阅读并同意, 本人已知悉并承诺遵守 …), the control
+# that accepts (同意, 我已阅读) or goes on (下一步, 开始写信), what a control that turns back says,
+# and what a notice is called (写信须知, 承诺书, 注意事项; not 协议: a privacy or registration one).
+AGREE_BOX = re.compile(r"同意|阅读|承诺|须知|知悉|知晓|接受|遵守")
+ACCEPTS = re.compile(r"同意|阅读|接受|知晓|知悉|已阅")
+GOES_ON = re.compile(r"下一步|继续|^开始|^进入|^我要|^写信|^留言")
+TURNS_BACK = re.compile(r"不同意|不接受|取消|返回|拒绝|关闭|登录|注册|查询|搜索|检索")
+NOTICE = re.compile(r"须知|承诺|注意事项|告知")
+COUNTDOWN = re.compile(r"[(（]?\d+\s*(?:s|秒)[)）]?", re.I)
 
 
 @dataclass(frozen=True)
@@ -48,7 +64,32 @@ def purposes(html: str | Selector) -> set[str]:
         kind = form_purpose(fields)
         if kind:
             found.add(kind)
+    if "submit" not in found and is_notice_gate(sel):
+        found.add("submit")
     return found
+
+
+def is_notice_gate(html: str | Selector) -> bool:
+    """A notice a person accepts before the letter form: an agree box or a heading that names
+    a notice, a control that accepts or goes on (not one that turns back), words about writing
+    to the hotline — and nothing to type (a login or registration agreement asks for a password;
+    a form is read as a form)."""
+    sel = html if isinstance(html, Selector) else Selector(text=html)
+    if sel.css("textarea, input[type=password]"):
+        return False
+    controls = [COUNTDOWN.sub("", _clean(" ".join(c.xpath(".//text()").getall()) or c.attrib.get("value", "")))
+                for c in sel.css("button, a, input[type=button], input[type=submit], [onclick], [role=button]")]
+    controls = [c.replace(" ", "") for c in controls]
+    controls = [c for c in controls if c and len(c) <= 12 and not TURNS_BACK.search(c)]
+    if not any(ACCEPTS.search(c) or GOES_ON.search(c) for c in controls):
+        return False
+    boxes = [_box_words(sel, box) for box in sel.css("input[type=checkbox]")]
+    heads = [_clean(" ".join(h.xpath(".//text()").getall()))
+             for h in sel.css("h1, h2, h3, h4, h5, h6, title, legend, caption, strong")]
+    if not (any(AGREE_BOX.search(b) for b in boxes) or any(NOTICE.search(h) for h in heads)):
+        return False
+    text = " ".join(sel.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]").getall())
+    return speaks_of_writing(text)
 
 
 def form_purpose(fields: list[Field]) -> str | None:
@@ -64,6 +105,14 @@ def form_purpose(fields: list[Field]) -> str | None:
     if numbers and codes:
         return "track"  # a case number and its code (查询密码 is often a password box)
     return None  # a login or a registration (a phone and a password), a search box …
+
+
+def _box_words(sel: Selector, box: Selector) -> str:
+    """What a checkbox says: its ``<label for>``, the label around it, the text beside it."""
+    words = box.xpath("ancestor::label[1]//text() | ../text()").getall()
+    if box.attrib.get("id"):
+        words += sel.xpath(f"//label[@for={_xpath_literal(box.attrib['id'])}]//text()").getall()
+    return _clean(" ".join(words))
 
 
 def _field_groups(sel: Selector) -> Iterable[list[Field]]:

@@ -55,3 +55,34 @@ def test_forms_that_are_neither():
     id_card = '<form><label>证件号码 <input name="zjhm"></label><label>验证码 <input name="yzm"></label></form>'
     for html in (login, register, search, comment, by_phone, id_card):
         assert purposes(html) == set(), html
+
+
+def test_a_notice_to_accept_before_the_letter_form_is_the_way_in():
+    """写信须知 pages in the wordings and markups of real portals: an agree box and a button a
+    script moves on from, a countdown in the button, a heading and a link, a POST that agrees."""
+    notice = "<p>一、本信箱受理群众反映的问题和意见建议。二、请如实反映情况，留下真实联系方式。</p>"
+    hanweb = f"""<div class="xz"><h2>写信须知</h2>{notice}<input type="checkbox" id="ckb">
+      <label for="ckb">我已阅读并同意以上条款</label><input type="button" value="我要写信" onclick="goWrite()">
+      <input type="button" value="返回" onclick="history.back()"></div>"""
+    pledge = f"""<div class="cns"><h3>诉求人承诺书</h3>{notice}
+      <button id="ok" disabled>同意并继续(5秒)</button><button>不同意</button></div>"""
+    linked = f'<h3>网上信访注意事项</h3>{notice}<p><a href="write.jsp">进入写信页面</a> <a href="/">返回首页</a></p>'
+    posted = f"""<h4>留言须知</h4>{notice}<form method="post"><label><input type="checkbox" name="ty" required>
+      本人已知悉并承诺遵守</label> <input type="submit" value="下一步"></form>"""
+    for html in (hanweb, pledge, linked, posted):
+        assert purposes(html) == {"submit"}, html
+
+
+def test_notices_and_agreements_that_are_not_the_way_in():
+    notice = "<p>请如实反映问题，留下真实联系方式。</p>"
+    # A registration agreement asks for a password; a column lists letters beside a link to its
+    # notice; a notice alone has nothing to accept; an article about complaints has no notice.
+    register = f"""<h3>用户注册须知</h3>{notice}<label><input type="checkbox"> 我已阅读并同意</label>
+      <input name="u"><input type="password" name="p"><button>注册</button>"""
+    column = """<h2>互动交流</h2><a href="xz.html">写信须知</a> <a href="write/">我要写信</a>
+      <ul><li><a href="1.html">关于小区噪音扰民问题的答复</a> 2024-05-01</li></ul>"""
+    bare = f"<h3>写信须知</h3>{notice}<a href='/'>返回首页</a>"
+    article = "<h1>我市12345热线投诉量下降</h1><p>市民反映的问题办结率提高。</p><a href='next.html'>下一页</a>"
+    unrelated = "<h3>办事须知</h3><p>请携带身份证原件。</p><label><input type=checkbox> 我已阅读</label><button>下一步</button>"
+    for html in (register, column, bare, article, unrelated):
+        assert purposes(html) == set(), html
