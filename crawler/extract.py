@@ -83,6 +83,7 @@ class LinkSeen:
     named: bool  # its words already named an entry (or another link to the page did)
     about: bool = False  # its words talk about entries (信件公开): not one, whatever the page
     dated: bool = False  # in a dated list: an article
+    kind: str | None = None  # the entry its words named (or another link's to the page)
 
     @property
     def may_be_entry(self) -> bool:
@@ -248,7 +249,7 @@ def extract(url: str, html: str, hotline_id: str, site_hosts: set[str], lexicon:
         if same_site(target, site_hosts) and target.startswith(("http://", "https://")):
             page = canonical_url(target)
             seen = LinkSeen(page, url, text[:200], css_path(a), a.get()[:300], named=kind is not None,
-                            about=reading.about, dated=dated)
+                            about=reading.about, dated=dated, kind=kind)
             if urlsplit(page).fragment and not seen.may_be_entry:
                 continue  # a route is seen only in a browser: worth it only where words said nothing
             _remember(found, seen)
@@ -314,7 +315,7 @@ def _remember(found: PageFindings, seen: LinkSeen) -> None:
         return
     named = before.named or seen.named
     keep = seen if seen.may_be_entry and not before.may_be_entry else before
-    found.links[seen.url] = LinkSeen(**{**keep.__dict__, "named": named})
+    found.links[seen.url] = LinkSeen(**{**keep.__dict__, "named": named, "kind": before.kind or seen.kind})
 
 
 def find_hotline_site(url: str, html: str, lexicon: Lexicon | None = None) -> list[tuple[str, str, str]]:

@@ -245,11 +245,16 @@ class HotlineSpider(scrapy.Spider):
                 self.entry_pages.setdefault(hid, response.request)
             yield {"type": "channel", "hotline_id": hid, "kind": kind, "value": canonical_url(response.url),
                    "excerpt": None, **origin}
+        via = meta.get("via")
+        # A submission (or tracking) page is one entry, however many steps it takes: its own
+        # links of that kind on its site (须知's 进入写信, a wizard's next page) lead through it.
+        flow = set() if entry else {k for k in (*found.purposes, (via or {}).get("kind")) if k in ("submit", "track")}
         for ch in found.channels:
+            if ch.kind in flow and (urlsplit(ch.value).hostname or "") in hosts:
+                continue
             named.add(ch.value)
             kinds.add(ch.kind)
             yield {"type": "channel", **ch.model_dump()}
-        via = meta.get("via")
         if via and not entry:
             yield from self.by_structure(hid, via, found.purposes)
         for name, context in found.mini_program_names:

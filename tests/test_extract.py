@@ -267,3 +267,18 @@ def test_a_route_that_frames_the_form_is_the_entry():
     entries = _entries(items)
     assert set(entries) == {("submit", spa + "#/hdjl")}
     assert (entries[("submit", spa + "#/hdjl")].found_on, entries[("submit", spa + "#/hdjl")].text) == (spa, "政民互动")
+
+
+def test_a_notice_before_the_form_is_one_entry_with_it():
+    """写信须知 behind a column word is the submission page; its own 进入写信 link (the form
+    after agreeing) and a wizard's 下一步 page are steps through it, not more entries."""
+    home = """<html><body><a href="/hdjl/">政民互动</a><a href="/wyxx/">我要写信</a><a href="/cx/">信件查询</a>
+      </body></html>"""
+    gate = """<html><body><h3>网上信访须知</h3><p>请如实反映问题，留下真实有效的联系方式。</p>
+      <p><a class="btn" href="/hdjl/?agree=1">进入写信</a> <a href="/">返回首页</a></p></body></html>"""
+    wizard = """<html><body><h3>写信须知</h3><p>本信箱受理咨询、投诉和建议。</p>
+      <label><input type="checkbox" id="ok"> 我已阅读并同意</label><a href="/wyxx/step2">我要写信</a></body></html>"""
+    pages = {URL: home, f"{BASE}/hdjl/": gate, f"{BASE}/wyxx/": wizard, f"{BASE}/cx/": LOOKUP_FORM}
+    items, _ = _crawl(pages)
+    assert set(_entries(items)) == {("submit", f"{BASE}/wyxx/"), ("track", f"{BASE}/cx/")}
+    assert {i["value"] for i in items if i["type"] == "form_channel"} == {f"{BASE}/hdjl/"}
