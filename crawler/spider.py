@@ -247,10 +247,12 @@ class HotlineSpider(scrapy.Spider):
                    "excerpt": None, **origin}
         via = meta.get("via")
         # A submission (or tracking) page is one entry, however many steps it takes: its own
-        # links of that kind on its site (须知's 进入写信, a wizard's next page) lead through it.
+        # links of that kind on its site or its own host (a platform's framed 须知 and its
+        # 进入写信, a wizard's next page) lead through it.
         flow = set() if entry else {k for k in (*found.purposes, (via or {}).get("kind")) if k in ("submit", "track")}
+        own = hosts | {urlsplit(response.url).hostname or ""}
         for ch in found.channels:
-            if ch.kind in flow and (urlsplit(ch.value).hostname or "") in hosts:
+            if ch.kind in flow and (urlsplit(ch.value).hostname or "") in own:
                 continue
             named.add(ch.value)
             kinds.add(ch.kind)

@@ -278,7 +278,11 @@ def test_a_notice_before_the_form_is_one_entry_with_it():
       <p><a class="btn" href="/hdjl/?agree=1">进入写信</a> <a href="/">返回首页</a></p></body></html>"""
     wizard = """<html><body><h3>写信须知</h3><p>本信箱受理咨询、投诉和建议。</p>
       <label><input type="checkbox" id="ok"> 我已阅读并同意</label><a href="/wyxx/step2">我要写信</a></body></html>"""
-    pages = {URL: home, f"{BASE}/hdjl/": gate, f"{BASE}/wyxx/": wizard, f"{BASE}/cx/": LOOKUP_FORM}
+    platform = "http://wsxf.example.gov.cn/front/mail/write.do"  # another origin, framed
+    framing = f'<html><body><h2>网上信访</h2><iframe src="{platform}"></iframe></body></html>'
+    pages = {URL: home.replace("</body>", '<a href="/wsxf/">网上信访</a></body>'), f"{BASE}/hdjl/": gate,
+             f"{BASE}/wyxx/": wizard, f"{BASE}/cx/": LOOKUP_FORM, f"{BASE}/wsxf/": framing,
+             platform: gate.replace("/hdjl/?agree=1", platform + "?agree=1")}
     items, _ = _crawl(pages)
-    assert set(_entries(items)) == {("submit", f"{BASE}/wyxx/"), ("track", f"{BASE}/cx/")}
+    assert set(_entries(items)) == {("submit", f"{BASE}/wyxx/"), ("submit", f"{BASE}/wsxf/"), ("track", f"{BASE}/cx/")}
     assert {i["value"] for i in items if i["type"] == "form_channel"} == {f"{BASE}/hdjl/"}
