@@ -4,7 +4,8 @@ Without a submission channel from discovery, the journey reads the homepage's li
 their words mean; a link that says only a column word (互动交流, 公众参与, 政民互动) is opened
 and its page checked for a letter form, in the DOM as the browser drew it. Pages written here
 the way real portals build them: a column whose form a script draws after load (a), a column
-that links on to 我要写信 (b), a column with a comment box and no letter form (c). Each runs the
+that links on to 我要写信 (b), a column that is a notice to accept before the form (g), a column
+with a comment box and no letter form (c). Each runs the
 whole journey (``run_effectiveness``) in one browser; the server counts what it received."""
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ PAGES = {
     "/b/": home('<a href="zmhd/">政民互动</a>'),
     "/b/zmhd/": page('<h2>政民互动</h2><a href="xjgk/">信件公开</a> <a href="write/">我要写信</a>'),
     "/b/zmhd/write/": page(LETTER),
+    # g: 政民互动 opens a notice to accept (写信须知, tick, 下一步 by script), then the form.
+    "/g/": home('<a href="zmhd/">政民互动</a>'),
+    "/g/zmhd/": page("""<h3>写信须知</h3><p>本信箱受理群众反映的问题和意见建议，请如实反映。</p>
+<p><label><input type="checkbox" id="ok"> 我已阅读并同意上述须知</label></p><button type="button" id="go">下一步</button>
+<script>document.getElementById('go').onclick = () => { if (document.getElementById('ok').checked)
+  location.href = 'write/'; };</script>"""),
+    "/g/zmhd/write/": page(LETTER),
     # c: the only column holds a comment box, no letter form anywhere a person would look.
     "/c/": home('<a href="hdjl/">互动交流</a>'),
     "/c/hdjl/": page("""<h2>互动交流</h2><p>网友评论</p><form method="post" action="post">
@@ -85,7 +93,7 @@ class Portal:
 def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dict]:
     tmp = tmp_path_factory.mktemp("entry")
     portal = Portal()
-    posts = {path: portal.post for path in ("/a/gzcy/post", "/b/zmhd/write/post", "/c/hdjl/post")}
+    posts = {path: portal.post for path in ("/a/gzcy/post", "/b/zmhd/write/post", "/c/hdjl/post", "/g/zmhd/write/post")}
 
     async def run() -> tuple[str, dict]:
         runner, base = await serve(portal.routes(), posts=posts)
@@ -98,7 +106,7 @@ def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dic
             async with BrowserPool(settings.browser, None) as pool:
                 ctx = JourneyContext(settings, pool, tmp / "R", asyncio.Semaphore(4))
                 tools = effectiveness_tools(settings, ctx.round_dir)
-                for site in ("a", "b", "c"):
+                for site in ("a", "b", "c", "g"):
                     hotline = Hotline(hotline_id=site, name=f"{site}12345", province="江苏省", city="南京",
                                       website=f"{base}/{site}/")
                     out[site] = await run_effectiveness(ctx, hotline, [], ledger, "R", tools=tools)
@@ -122,6 +130,13 @@ def test_a_column_page_that_links_on_to_the_form_leads_to_it(journeys):
     obs, _, _ = results["b"]
     assert obs.url == f"{base}/b/zmhd/write/" and obs.entry_found
     assert portal.posts["b"] == 1 and obs.filing is not None
+
+
+def test_a_column_that_is_a_notice_before_the_form_is_the_entry(journeys):
+    portal, base, results = journeys
+    obs, _, _ = results["g"]
+    assert obs.url == f"{base}/g/zmhd/" and obs.entry_found
+    assert portal.posts["g"] == 1 and obs.filing is not None
 
 
 def test_no_letter_form_behind_the_columns_is_no_entry_and_says_where_it_looked(journeys):
