@@ -961,7 +961,7 @@ async def _captcha_png(run: _Run) -> bytes | None:
             if await img.evaluate(js.IMAGE_READY):
                 break
             await run.page.wait_for_timeout(250)
-        return await img.screenshot(timeout=5000)
+        return await img.screenshot(timeout=10_000)
     except (PlaywrightError, PlaywrightTimeout):
         return None
 
