@@ -120,7 +120,7 @@ GATE_WAIT_POLLS = 40  # 20 s: the longest 请仔细阅读 countdown we wait out
 PICKER_LEVELS = 4  # columns of a cascading picker (province, city, district, street)
 PICKER_POLLS = 10  # 1.5 s for a drop-down to draw its list
 CAPTCHA_READS = 3  # images OCR may look at for one answer (it refuses ones it cannot read)
-CAPTCHA_REFRESH_POLLS = 8  # 2 s for a clicked captcha to show its new image
+CAPTCHA_REFRESH_POLLS = 20  # 5 s for a captcha (clicked for another) to show its image
 NAV_PATIENCE = 2  # times the navigation timeout a person waits for one click's pages
 SCRIPT_TIMEOUT_S = 10.0  # a page that answers no script within this long is stuck
 REACTION_S = 1.5  # a press that starts no request within this long did nothing (yet)
@@ -1043,8 +1043,16 @@ async def _choose_in_list(page: Page, case_type: str | None, chosen: Callable[[]
 
 
 async def _captcha_png(run: _Run) -> bytes | None:
+    """The captcha image as shown, once it has loaded: a script-set image (base64 from JSON, a
+    step of a wizard just shown) may still be empty when the form is read, and a busy machine
+    paints it late; OCR of an empty box reads nothing and costs one of our tries."""
+    img = run.page.locator('[data-ha-img="captcha"]').first
     try:
-        return await run.page.locator('[data-ha-img="captcha"]').first.screenshot(timeout=5000)
+        for _ in range(CAPTCHA_REFRESH_POLLS):
+            if await img.evaluate(js.IMAGE_READY):
+                break
+            await run.page.wait_for_timeout(250)
+        return await img.screenshot(timeout=10_000)
     except (PlaywrightError, PlaywrightTimeout):
         return None
 
