@@ -333,6 +333,8 @@ class _Nav:
     error: str | None = None
     side: Side = "site"
     retryable: bool = False
+    timed_out: bool = False  # no answer in time: slowness is the stability check's finding
+    garbled: bool = False  # the page's words did not decode: no link can be read by its words
 
 
 @dataclass
@@ -508,7 +510,7 @@ async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
         response = await run.page.goto(url, wait_until="load", timeout=timeout_ms)
     except PlaywrightTimeout:
         await stop_loading(run.tab.page)  # else the half-loaded page answers no script, no screenshot
-        return _Nav(False, error=f"页面{timeout_ms / 1000:g}秒内未打开 ({url})")
+        return _Nav(False, error=f"页面{timeout_ms / 1000:g}秒内未打开 ({url})", timed_out=True)
     except PlaywrightError as exc:
         message = str(exc).splitlines()[0][:300]
         kind, side = classify_browser_error(message)
@@ -535,6 +537,15 @@ async def _eval(run: _Run, script: str, arg: Any = None) -> Any:
                 raise
             await _settle(run)
     return None
+
+
+GARBLED_SHARE = 0.02  # U+FFFD among a page's characters beyond which its words are unreadable
+
+
+def _garbled(text: str) -> bool:
+    """Bytes in one encoding declared as another (GBK served as UTF-8) decode to U+FFFD."""
+    chars = [c for c in text if not c.isspace()]
+    return len(chars) >= 20 and chars.count("\ufffd") / len(chars) > GARBLED_SHARE
 
 
 async def _text(run: _Run) -> str:
@@ -762,9 +773,15 @@ async def _entry_behind_columns(run: _Run, home: str, links: list[dict[str, str]
 async def _entry_from_home(run: _Run, home: str, h5: set[str], mobile: bool) -> tuple[Entry | None, _Nav, _Columns]:
     """The submission entry on one homepage: a link whose words name it, else a column link
     whose page holds the letter form (``_entry_behind_columns``)."""
-    nav = await _open(run, home, patient=False)
+    # Patient, and tried again: a homepage slow on a loaded day is the stability check's
+    # finding; here it would only hide the entry a person finds once the page is up.
+    nav = await _open(run, home)
+    if nav.timed_out:
+        nav = await _open(run, home)
     if not nav.ok:
         return None, nav, _Columns()
+    if _garbled(await _text(run)):
+        return None, _Nav(False, nav.status, "首页文字显示为乱码(编码声明与内容不符)", garbled=True), _Columns()
     links = await _links(run)
     link, track = _pick_links(links, h5)
     if link is None:
@@ -801,8 +818,14 @@ async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry
         await _open(run, homes[0], patient=False)
     shot = await run.shot("no-entry") if homes else None
     unopened = [nav for c in columns for nav in c.failed]
+    unread = [p for p in problems if p.timed_out or p.garbled]
     if any(p.side == "tool" for p in problems):
         run.fail("entry", f"打开首页时检测工具故障: {problems[0].error}", "tool", screenshot=shot)
+    elif unread:
+        # A homepage that would not load in time, or whose words did not decode, hides its
+        # links from us, not necessarily from a citizen: whether it has an entry is not shown.
+        run.fail("entry", f"首页未能读取({unread[0].error})，无法确认是否有提交入口(需人工复核)",
+                 screenshot=shot, review=True)
     elif problems:
         run.fail("entry", f"网站无法访问: {problems[0].error}", screenshot=shot)
     elif unopened:

@@ -5,7 +5,7 @@ their words mean; a link that says only a column word (互动交流, 公众参�
 and its page checked for a letter form, in the DOM as the browser drew it. Pages written here
 the way real portals build them: a column whose form a script draws after load (a), a column
 that links on to 我要写信 (b), a column that is a notice to accept before the form (g), a column
-with a comment box and no letter form (c). Each runs the
+with a comment box and no letter form (c), a homepage whose GBK bytes claim UTF-8 (m). Each runs the
 whole journey (``run_effectiveness``) in one browser; the server counts what it received."""
 
 from __future__ import annotations
@@ -67,6 +67,10 @@ PAGES = {
     "/c/": home('<a href="hdjl/">互动交流</a>'),
     "/c/hdjl/": page("""<h2>互动交流</h2><p>网友评论</p><form method="post" action="post">
 <textarea name="comment"></textarea><input type="submit" value="发表评论"></form>"""),
+    # m: the homepage's bytes are GBK while header and meta say UTF-8: a person sees 锟斤拷 and
+    # no link's words; whether the site has an entry is not shown by it.
+    "/m/": home('<a href="write/">我要写信</a>').encode("gbk"),
+    "/m/write/": page(LETTER),
 }
 
 
@@ -75,8 +79,10 @@ class Portal:
         self.posts: Counter[str] = Counter()
 
     def routes(self) -> dict:
-        def reply(html: str):
+        def reply(html: str | bytes):
             async def handler(request: web.Request) -> web.Response:
+                if isinstance(html, bytes):
+                    return web.Response(body=html, content_type="text/html", charset="utf-8")
                 return web.Response(text=html, content_type="text/html")
             return handler
         return {path: reply(html) for path, html in PAGES.items()}
@@ -106,7 +112,7 @@ def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dic
             async with BrowserPool(settings.browser, None) as pool:
                 ctx = JourneyContext(settings, pool, tmp / "R", asyncio.Semaphore(4))
                 tools = effectiveness_tools(settings, ctx.round_dir)
-                for site in ("a", "b", "c", "g"):
+                for site in ("a", "b", "c", "g", "m"):
                     hotline = Hotline(hotline_id=site, name=f"{site}12345", province="江苏省", city="南京",
                                       website=f"{base}/{site}/")
                     out[site] = await run_effectiveness(ctx, hotline, [], ledger, "R", tools=tools)
@@ -144,3 +150,10 @@ def test_no_letter_form_behind_the_columns_is_no_entry_and_says_where_it_looked(
     obs, verdict, _ = results["c"]
     assert portal.posts["c"] == 0 and not obs.entry_found
     assert verdict.verdict == "cannot_submit" and "互动交流" in verdict.reason, verdict
+
+
+def test_a_homepage_whose_words_did_not_decode_is_reviewed_not_judged_without_entry(journeys):
+    portal, _, results = journeys
+    obs, verdict, _ = results["m"]
+    assert portal.posts["m"] == 0 and not obs.entry_found
+    assert verdict.verdict == "needs_review" and "乱码" in verdict.reason, verdict
