@@ -11,7 +11,6 @@ import json
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -20,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import TreeRss, simweb_pids  # noqa: E402
 
 from fixtures.simweb import build_population, registry_hotlines  # noqa: E402
-from fixtures.simweb.gold import CHANNEL_KINDS, channel_values  # noqa: E402
+from fixtures.simweb.gold import CHANNEL_KINDS, score_channels  # noqa: E402
 from hotline_audit.config import load_settings  # noqa: E402
 from hotline_audit.discovery import run_discovery  # noqa: E402
 from hotline_audit.simweb_process import simweb_process  # noqa: E402
@@ -58,27 +57,10 @@ def main() -> None:
 
 def print_accuracy(portals: list, channels: dict) -> None:
     """Recall and precision per channel kind, and the first misses of each kind."""
-    tp, fp, fn = Counter(), Counter(), Counter()
-    misses: dict[str, list] = defaultdict(list)
-    for p in portals:
-        gold = channel_values(p)
-        got: dict[str, set[str]] = defaultdict(set)
-        for c in channels.get(p.hotline_id, []):
-            got[c.kind].add(c.value)
-        for kind in set(gold) | set(got):
-            want = {gold[kind]} if kind in gold else set()
-            tp[kind] += len(want & got[kind])
-            fp[kind] += len(got[kind] - want)
-            fn[kind] += len(want - got[kind])
-            if want != got[kind]:
-                misses[kind].append((p.hotline_id, p.template, sorted(want ^ got[kind])[:2]))
-    print(f"{'kind':15} {'recall':>7} {'precision':>9} {'tp':>4} {'fp':>4} {'fn':>4}")
+    score = score_channels(portals, channels)
+    print(score.table())
     for kind in CHANNEL_KINDS:
-        recall = tp[kind] / (tp[kind] + fn[kind]) if tp[kind] + fn[kind] else 1.0
-        precision = tp[kind] / (tp[kind] + fp[kind]) if tp[kind] + fp[kind] else 1.0
-        print(f"{kind:15} {recall:7.3f} {precision:9.3f} {tp[kind]:4} {fp[kind]:4} {fn[kind]:4}")
-    for kind in CHANNEL_KINDS:
-        for miss in misses[kind][:3]:
+        for miss in score.misses[kind][:3]:
             print("  miss:", kind, *miss)
 
 

@@ -1,14 +1,20 @@
 """Discovery against simweb's 344 portals: recall and precision per channel kind vs gold."""
 
-from collections import Counter, defaultdict
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from fixtures.simweb import build_population
-from fixtures.simweb.gold import CHANNEL_KINDS, channel_values
+from fixtures.simweb.gold import CHANNEL_KINDS, channel_values, score_channels
 from hotline_audit.config import load_settings
 from hotline_audit.discovery import run_discovery
 from hotline_audit.model import Hotline
+
+from .local_site import serve
 
 # The 344-portal crawl takes ~1.5 min alone and several minutes on a busy machine.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("discovery"), pytest.mark.timeout(900)]
@@ -16,28 +22,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("discovery"), pytest.
 
 def test_recall_and_precision_per_kind(discovered):
     portals, found = discovered
-    tp, fp, fn = Counter(), Counter(), Counter()
-    misses = defaultdict(list)
-    for p in portals:
-        gold = channel_values(p)
-        got = defaultdict(set)
-        for c in found.channels.get(p.hotline_id, []):
-            got[c.kind].add(c.value)
-        for kind in set(gold) | set(got):
-            want = {gold[kind]} if kind in gold else set()
-            tp[kind] += len(want & got[kind])
-            fp[kind] += len(got[kind] - want)
-            fn[kind] += len(want - got[kind])
-            if want != got[kind]:
-                misses[kind].append((p.hotline_id, p.template, sorted(want ^ got[kind])[:2]))
-    print(f"\n{'kind':15} {'recall':>7} {'precision':>9} {'tp':>4} {'fp':>4} {'fn':>4}")
+    score = score_channels(portals, found.channels)
+    print("\n" + score.table())
     for kind in CHANNEL_KINDS:
-        recall = tp[kind] / (tp[kind] + fn[kind]) if tp[kind] + fn[kind] else 1.0
-        precision = tp[kind] / (tp[kind] + fp[kind]) if tp[kind] + fp[kind] else 1.0
-        print(f"{kind:15} {recall:7.3f} {precision:9.3f} {tp[kind]:4} {fp[kind]:4} {fn[kind]:4}")
-    for kind in CHANNEL_KINDS:
-        assert tp[kind] / max(1, tp[kind] + fn[kind]) >= 0.98, (kind, misses[kind][:5])
-        assert tp[kind] / max(1, tp[kind] + fp[kind]) >= 0.98, (kind, misses[kind][:5])
+        assert score.recall(kind) >= 0.98, (kind, score.misses[kind][:5])
+        assert score.precision(kind) >= 0.98, (kind, score.misses[kind][:5])
 
 
 def test_each_family_of_unseen_markup_is_found_as_its_portal_shows_it(discovered):
@@ -190,8 +179,6 @@ def test_a_killed_crawl_resumes_without_refetching_finished_hotlines(simweb, tmp
 
 def test_downloads_are_stopped_at_their_headers(tmp_path):
     """A linked 20 MB PDF costs its headers, not its body; the page around it is still read."""
-    import asyncio
-    import threading
 
     from aiohttp import web
 
@@ -237,6 +224,21 @@ def test_downloads_are_stopped_at_their_headers(tmp_path):
     assert sent["bytes"] < size / 10, sent
 
 
+@contextmanager
+def served_in_thread(routes: dict) -> Iterator[str]:
+    """``local_site.serve`` on a loop of its own thread: discovery runs its own reactor here."""
+    loop = asyncio.new_event_loop()
+    runner, base = loop.run_until_complete(serve(routes))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
 def test_a_js_challenge_is_passed_once_then_plain_requests_carry_its_cookie(simweb, tmp_path):
     import json
 
@@ -261,12 +263,9 @@ def test_a_site_unlike_simweb_by_meaning_forms_scripts_and_routes(tmp_path):
     """Markup simweb never writes: a column word before a table form with pinyin names, a
     lookup behind 结果反馈, an app link an inline script writes after load, a mini-program behind
     a weixin:// link, and a single-page app whose menu (a script's) routes by hash."""
-    import asyncio
-    import threading
 
     from aiohttp import web
 
-    from .local_site import serve
 
     def page(html: str):
         async def handler(request: web.Request) -> web.Response:
@@ -293,19 +292,11 @@ def test_a_site_unlike_simweb_by_meaning_forms_scripts_and_routes(tmp_path):
     routes = {"/a/": page(home), "/a/hdjl/index.jhtml": page(letter), "/a/cxzx/": page(lookup),
               "/a/xjgk/": page(letter), "/a/khd/": page("<p>下载客户端</p>"), "/b/": page(spa)}
 
-    loop = asyncio.new_event_loop()
-    runner, base = loop.run_until_complete(serve(routes))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
+    with served_in_thread(routes) as base:
         settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
         hotlines = [Hotline(hotline_id=h, name="本地", province="江苏", city="南京", website=f"{base}/{h}/")
                     for h in ("a", "b")]
         found = run_discovery(hotlines, settings, tmp_path)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
     got = {h: {(c.kind, c.value) for c in found.channels[h] if c.kind != "website"} for h in ("a", "b")}
     assert got["a"] == {("submit", f"{base}/a/hdjl/index.jhtml"), ("track", f"{base}/a/cxzx/"),
                         ("app", f"{base}/a/khd/"), ("mini_program", "wx0123456789abcdef")}
@@ -322,15 +313,12 @@ def test_links_a_script_file_draws_are_read_from_the_rendered_entry_page(tmp_pat
     provenance; a site whose HTML has both entries (d) is never rendered. A WeChat H5 home
     whose script draws its grid only inside WeChat (w) is rendered as WeChat's browser. Each
     hotline is done once, after everything of it."""
-    import asyncio
     import json
-    import threading
 
     from aiohttp import web
 
     from crawler.spider import RENDERED
 
-    from .local_site import serve
 
     def reply(body: str, ctype: str = "text/html"):
         async def handler(request: web.Request) -> web.Response:
@@ -374,20 +362,12 @@ def test_links_a_script_file_draws_are_read_from_the_rendered_entry_page(tmp_pat
         "/w/fy/": reply(letter), "/w/cx/": reply(lookup),
         "/d/xx/": reply(letter), "/d/cx/": reply(lookup),
     }
-    loop = asyncio.new_event_loop()
-    runner, base = loop.run_until_complete(serve(routes))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
+    with served_in_thread(routes) as base:
         settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
         hotlines = [Hotline(hotline_id=h, name="本地", province="江苏", city="南京", website=f"{base}/{h}/")
                     for h in ("c", "d", "e")]
         hotlines.append(Hotline(hotline_id="w", name="本地", province="江苏", city="南京", h5=f"{base}/w/"))
         found = run_discovery(hotlines, settings, tmp_path)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
     got = {h: {c.kind: c for c in found.channels[h] if c.kind in ("submit", "track")} for h in ("c", "d", "e", "w")}
     assert {k: c.value for k, c in got["c"].items()} == {"submit": f"{base}/c/hdjl/", "track": f"{base}/c/hfcx/"}
     assert {k: c.value for k, c in got["e"].items()} == {"submit": f"{base}/e/xx/", "track": f"{base}/e/wdbj/"}

@@ -124,25 +124,16 @@ def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dic
     return portal, base, results
 
 
-def test_a_column_whose_page_holds_a_letter_form_drawn_by_script_is_the_entry(journeys):
+@pytest.mark.parametrize("site,entry", [
+    ("a", "/a/gzcy/"),  # a column whose page holds a letter form drawn by a script
+    ("b", "/b/zmhd/write/"),  # a column page that links on to the form by its words
+    ("g", "/g/zmhd/"),  # a column that is a notice to accept before the form
+], ids=["form-drawn-by-script", "links-on-to-the-form", "notice-before-the-form"])
+def test_a_column_that_leads_to_a_letter_form_is_the_entry_and_the_case_is_filed(journeys, site, entry):
     portal, base, results = journeys
-    obs, _, _ = results["a"]
-    assert obs.url == f"{base}/a/gzcy/" and obs.entry_found
-    assert portal.posts["a"] == 1 and obs.filing is not None
-
-
-def test_a_column_page_that_links_on_to_the_form_leads_to_it(journeys):
-    portal, base, results = journeys
-    obs, _, _ = results["b"]
-    assert obs.url == f"{base}/b/zmhd/write/" and obs.entry_found
-    assert portal.posts["b"] == 1 and obs.filing is not None
-
-
-def test_a_column_that_is_a_notice_before_the_form_is_the_entry(journeys):
-    portal, base, results = journeys
-    obs, _, _ = results["g"]
-    assert obs.url == f"{base}/g/zmhd/" and obs.entry_found
-    assert portal.posts["g"] == 1 and obs.filing is not None
+    obs, _, _ = results[site]
+    assert obs.url == f"{base}{entry}" and obs.entry_found
+    assert portal.posts[site] == 1 and obs.filing is not None
 
 
 def test_no_letter_form_behind_the_columns_is_no_entry_and_says_where_it_looked(journeys):
