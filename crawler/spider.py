@@ -381,8 +381,11 @@ class HotlineSpider(scrapy.Spider):
             yield self.rendered(request)
             return
         if request.meta.get("playwright") and not request.meta.get("render_retried"):
-            # Rendering is the slow path and the first to time out on a busy machine: once more.
+            # Rendering is the slow path and the first to time out on a busy machine, or on a
+            # slow site whose frames each take seconds (the page's load waits for them): once
+            # more, and patiently.
             meta = {k: v for k, v in request.meta.items() if k != "playwright_page"}
+            meta["playwright_page_goto_kwargs"] = {"timeout": RENDER_RETRY_TIMEOUT_MS}
             yield self.track(request.replace(meta={**meta, "render_retried": True}, dont_filter=True))
             return
         yield {"type": "failure", "hotline_id": request.meta.get("hotline_id"), "url": request.url,
@@ -390,6 +393,7 @@ class HotlineSpider(scrapy.Spider):
 
 
 RENDERED = " (rendered in Chromium)"
+RENDER_RETRY_TIMEOUT_MS = 45_000  # a second render's patience: 8-10 s documents, a frame or two
 
 
 async def as_wechat(page: Any, request: scrapy.Request) -> None:

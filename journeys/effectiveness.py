@@ -333,7 +333,10 @@ class _Nav:
     error: str | None = None
     side: Side = "site"
     retryable: bool = False
-    timed_out: bool = False  # no answer in time: slowness is the stability check's finding
+    timed_out: bool = False
+    # With a timeout: the document came and its frames or images did not (a slow site: the
+    # stability check's finding), or nothing came at all (a site not answering).
+    answered: bool = False
     garbled: bool = False  # the page's words did not decode: no link can be read by its words
 
 
@@ -510,7 +513,9 @@ async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
         response = await run.page.goto(url, wait_until="load", timeout=timeout_ms)
     except PlaywrightTimeout:
         await stop_loading(run.tab.page)  # else the half-loaded page answers no script, no screenshot
-        return _Nav(False, error=f"页面{timeout_ms / 1000:g}秒内未打开 ({url})", timed_out=True)
+        answered = bool(run.tab.events.navigations)
+        what = "未加载完成" if answered else "没有任何应答"
+        return _Nav(False, error=f"页面{timeout_ms / 1000:g}秒内{what} ({url})", timed_out=True, answered=answered)
     except PlaywrightError as exc:
         message = str(exc).splitlines()[0][:300]
         kind, side = classify_browser_error(message)
@@ -818,7 +823,7 @@ async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry
         await _open(run, homes[0], patient=False)
     shot = await run.shot("no-entry") if homes else None
     unopened = [nav for c in columns for nav in c.failed]
-    unread = [p for p in problems if p.timed_out or p.garbled]
+    unread = [p for p in problems if (p.timed_out and p.answered) or p.garbled]
     if any(p.side == "tool" for p in problems):
         run.fail("entry", f"打开首页时检测工具故障: {problems[0].error}", "tool", screenshot=shot)
     elif unread:

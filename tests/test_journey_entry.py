@@ -5,7 +5,8 @@ their words mean; a link that says only a column word (互动交流, 公众参�
 and its page checked for a letter form, in the DOM as the browser drew it. Pages written here
 the way real portals build them: a column whose form a script draws after load (a), a column
 that links on to 我要写信 (b), a column that is a notice to accept before the form (g), a column
-with a comment box and no letter form (c), a homepage whose GBK bytes claim UTF-8 (m). Each runs the
+with a comment box and no letter form (c), a homepage whose GBK bytes claim UTF-8 (m), a homepage
+that never answers (h) and one that answers but whose frame hangs (f). Each runs the
 whole journey (``run_effectiveness``) in one browser; the server counts what it received."""
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ PAGES = {
 }
 
 
+HANG_S = 6.0  # a silent answer's delay: longer than one patient try (2 x 2 s) of the journey
+QUICK = {"h", "f"}  # sites judged with a 2 s navigation timeout (patient: 4 s) to keep the test short
+
+
 class Portal:
     def __init__(self) -> None:
         self.posts: Counter[str] = Counter()
@@ -85,7 +90,15 @@ class Portal:
                     return web.Response(body=html, content_type="text/html", charset="utf-8")
                 return web.Response(text=html, content_type="text/html")
             return handler
-        return {path: reply(html) for path, html in PAGES.items()}
+        async def silent(request: web.Request) -> web.Response:
+            await asyncio.sleep(HANG_S)
+            return web.Response(text=page("迟到的页面"), content_type="text/html")
+
+        routes = {path: reply(html) for path, html in PAGES.items()}
+        routes["/h/"] = silent
+        routes["/f/"] = reply(home('<a href="write/">我要写信</a><iframe src="ad/"></iframe>'))
+        routes["/f/ad/"] = silent
+        return routes
 
     async def post(self, request: web.Request) -> web.Response:
         site = request.path.strip("/").split("/")[0]
@@ -111,11 +124,15 @@ def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dic
         try:
             async with BrowserPool(settings.browser, None) as pool:
                 ctx = JourneyContext(settings, pool, tmp / "R", asyncio.Semaphore(4))
+                quick = settings.model_copy(update={"browser": settings.browser.model_copy(
+                    update={"navigation_timeout_s": 2.0})})
+                quick_ctx = JourneyContext(quick, pool, tmp / "R", asyncio.Semaphore(4))
                 tools = effectiveness_tools(settings, ctx.round_dir)
-                for site in ("a", "b", "c", "g", "m"):
+                for site in ("a", "b", "c", "g", "m", "h", "f"):
                     hotline = Hotline(hotline_id=site, name=f"{site}12345", province="江苏省", city="南京",
                                       website=f"{base}/{site}/")
-                    out[site] = await run_effectiveness(ctx, hotline, [], ledger, "R", tools=tools)
+                    out[site] = await run_effectiveness(quick_ctx if site in QUICK else ctx, hotline, [], ledger,
+                                                        "R", tools=tools)
         finally:
             await runner.cleanup()
         return base, out
@@ -148,3 +165,19 @@ def test_a_homepage_whose_words_did_not_decode_is_reviewed_not_judged_without_en
     obs, verdict, _ = results["m"]
     assert portal.posts["m"] == 0 and not obs.entry_found
     assert verdict.verdict == "needs_review" and "乱码" in verdict.reason, verdict
+
+
+def test_a_homepage_that_never_answers_is_the_sites_failure(journeys):
+    """Nothing at all in twice the patient timeout: the site is not answering (its address and
+    the wait are the evidence), as the stability check's probes also find."""
+    _, _, results = journeys
+    obs, verdict, _ = results["h"]
+    assert verdict.verdict == "cannot_submit" and "没有任何应答" in verdict.reason, verdict
+
+
+def test_a_homepage_that_answers_but_does_not_finish_loading_is_reviewed(journeys):
+    """The document came, a frame of it hung: the page is slow, its links were there for a
+    person; whether it has an entry is not shown by our timeout."""
+    _, _, results = journeys
+    obs, verdict, _ = results["f"]
+    assert verdict.verdict == "needs_review" and "未加载完成" in verdict.reason, verdict
