@@ -454,6 +454,13 @@ class _Run:
             return None
         return self._keep(path, fmt.media_type)
 
+    def image(self, name: str, png: bytes) -> str:
+        """An image as we read it (a captcha OCR could not read): what a person is asked to read."""
+        path = self._path(f"{name}.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+        return self._keep(path, "image/png")
+
     async def snapshot(self, name: str) -> str | None:
         """The page's HTML, redacted (what was on the page, not what was typed)."""
         try:
@@ -1073,12 +1080,14 @@ async def _choose_in_list(page: Page, case_type: str | None, chosen: Callable[[]
 async def _captcha_png(run: _Run) -> bytes | None:
     """The captcha image as shown, once it has loaded: a script-set image (base64 from JSON, a
     step of a wizard just shown) may still be empty when the form is read, and a busy machine
-    paints it late; OCR of an empty box reads nothing and costs one of our tries."""
+    paints it late (seed 3 on a loaded machine: three wizards' base64 images came after 5 s);
+    OCR of an empty box reads nothing and costs one of our tries."""
     img = run.page.locator('[data-ha-img="captcha"]').first
+    deadline = time.monotonic() + run.timeout_ms / 1000  # a person waits as long for it as for a page
     try:
-        for _ in range(CAPTCHA_REFRESH_POLLS):
-            if await img.evaluate(js.IMAGE_READY):
-                break
+        while not await img.evaluate(js.IMAGE_READY):
+            if time.monotonic() > deadline:
+                return None  # never drawn: nothing a person or OCR could read
             await run.page.wait_for_timeout(250)
         return await img.screenshot(timeout=10_000)
     except (PlaywrightError, PlaywrightTimeout):
@@ -1161,7 +1170,7 @@ async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: Su
         if stage == "captcha":
             run.obs.captcha_solved = False
         run.fail(stage, "验证码需要人工识别但无人响应" if asked else "OCR 无法识别验证码", "tool",
-                 operator_timeout=asked)
+                 operator_timeout=asked, screenshot=run.image("captcha-unread", png))
         return False
     await run.page.locator('[data-ha-f="captcha"]').first.fill(answer, timeout=5000)
     return True
