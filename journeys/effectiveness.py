@@ -1094,17 +1094,18 @@ async def _captcha_png(run: _Run) -> bytes | None:
         return None
 
 
-async def _solve(solver: CaptchaSolver, png: bytes) -> tuple[str | None, str, bool]:
-    """(answer, who answered, whether a person was asked)."""
+def _solvers(solver: CaptchaSolver) -> tuple[list[CaptchaSolver], list[CaptchaSolver]]:
+    """(machines, people) among the configured solvers, each in its order."""
     solvers = list(solver.solvers) if isinstance(solver, FirstOf) else [solver]
-    asked = False
+    people = [s for s in solvers if isinstance(s, OperatorCaptchaSolver)]
+    return [s for s in solvers if s not in people], people
+
+
+async def _first_answer(solvers: list[CaptchaSolver], png: bytes) -> str | None:
     for s in solvers:
-        operator = isinstance(s, OperatorCaptchaSolver)
-        asked = asked or operator
-        answer = await s.solve(png)
-        if answer:
-            return answer, "operator" if operator else "ocr", asked
-    return None, "", asked
+        if answer := await s.solve(png):
+            return answer
+    return None
 
 
 async def _fresh_captcha(page: Page, old: bytes) -> bytes | None:
@@ -1133,19 +1134,26 @@ async def _fresh_captcha(page: Page, old: bytes) -> bytes | None:
 
 
 async def _read_captcha(run: _Run, solver: CaptchaSolver, png: bytes) -> tuple[str | None, str, bool]:
-    """Solve the image; when OCR can make nothing of it, ask for another image and try that,
-    as a person squinting at an unreadable one does. A person asked is not asked again."""
+    """(answer, who answered, whether a person was asked). OCR first, and when it can make
+    nothing of an image it asks for another (as a person squinting at an unreadable one does),
+    up to ``CAPTCHA_READS`` images; only then a person, once, on the last image. (Asking the
+    person after the first unreadable image ended batch rounds there: nobody answers, and two
+    or three hotlines per seed whose next image OCR reads went to review.)"""
+    machines, people = _solvers(solver)
     if png == run.captcha_seen:  # the site kept the image it just refused: that answer is spent
         png = await _fresh_captcha(run.page, png) or png
-    answer, who, asked = await _solve(solver, png)
-    for _ in range(CAPTCHA_READS - 1):
-        fresh = None if answer or asked else await _fresh_captcha(run.page, png)
+    for read in range(CAPTCHA_READS if machines else 0):
+        answer = await _first_answer(machines, png)
+        if answer:
+            run.captcha_seen = png
+            return answer, "ocr", False
+        fresh = await _fresh_captcha(run.page, png) if read < CAPTCHA_READS - 1 else None
         if fresh is None:
             break
         png = fresh
-        answer, who, asked = await _solve(solver, png)
     run.captcha_seen = png
-    return answer, who, asked
+    answer = await _first_answer(people, png)
+    return answer, "operator" if answer else "", bool(people)
 
 
 async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: SubmitStage) -> bool:

@@ -22,7 +22,7 @@ from hotline_audit.config import BrowserSettings
 from journeys import citizen_js as js
 from journeys.browser import BrowserPool
 from journeys.effectiveness import _fresh_captcha, _read_captcha
-from journeys.verification import OperatorCaptchaSolver
+from journeys.verification import FirstOf, OperatorCaptchaSolver
 
 from . import local_site
 
@@ -83,7 +83,8 @@ def reading(ocr, seen_first: bool = False) -> Body:
     async def body(page, first):
         run = SimpleNamespace(page=page, captcha_seen=first if seen_first else None)
         answer = await _read_captcha(run, ocr, first)
-        return answer, ocr, run.captcha_seen
+        machine = ocr.solvers[0] if isinstance(ocr, FirstOf) else ocr
+        return answer, machine, run.captcha_seen
     return body
 
 
@@ -95,6 +96,9 @@ def cases(tmp: Path) -> dict[str, tuple[str, Body]]:
         "read-spent": ("link", reading(Squinting(blind=0), seen_first=True)),
         # the operator had their chance (no terminal here, so no answer): no more images
         "read-operator": ("plain", reading(OperatorCaptchaSolver(tmp, 1))),
+        # OCR then a person (no terminal: no answer): OCR swaps its images before anyone is asked
+        "read-ocr-first": ("click", reading(FirstOf(Squinting(blind=1), OperatorCaptchaSolver(tmp, 1)))),
+        "read-person-last": ("click", reading(FirstOf(Squinting(blind=99), OperatorCaptchaSolver(tmp, 1)))),
     }
 
 
@@ -178,3 +182,17 @@ def test_a_person_is_not_shown_another_image(outcomes):
     o = outcomes["read-operator"]
     answer, _, _ = o.value
     assert answer == (None, "", True) and o.fetches["all"] == 1
+
+
+def test_ocr_tries_another_image_before_a_person_is_asked(outcomes):
+    """In a batch round nobody answers: a person asked after OCR's first unreadable image
+    ended the journey where OCR would have read the next one."""
+    answer, ocr, _ = outcomes["read-ocr-first"].value
+    assert answer == ("AB12", "ocr", False) and len(ocr.shown) == 2
+
+
+def test_a_person_is_asked_once_after_ocr_gave_up(outcomes):
+    o = outcomes["read-person-last"]
+    answer, ocr, seen = o.value
+    assert answer == (None, "", True) and len(ocr.shown) == 3 and o.fetches["all"] == 3
+    assert seen == ocr.shown[-1]
