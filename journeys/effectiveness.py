@@ -782,6 +782,49 @@ async def _entry_behind_columns(run: _Run, home: str, links: list[dict[str, str]
     return out
 
 
+def _misdeclared(body: bytes) -> str | None:
+    """The text of a page whose bytes are not the UTF-8 it declares but GB18030 (GBK, GB2312):
+    the commonest mislabelling on Chinese government sites. None when that is not it."""
+    try:
+        body.decode("utf-8")
+        return None  # valid UTF-8: the garbling is in the text itself, not its encoding
+    except UnicodeDecodeError:
+        pass
+    try:
+        return body.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+
+
+async def _reopen_decoded(run: _Run, url: str) -> bool:
+    """Open the page again read as GB18030, as a person switches the browser's text encoding
+    (Chinese browsers keep that menu): its links' words become readable. True when they did.
+    The bytes are the browser's own answer (no request of our own: ``route.fetch`` through an
+    HTTP proxy tunnels with CONNECT, which proxies refuse for port 80)."""
+    document = url.split("#")[0]  # a route's pattern is the request's URL, which has no fragment
+    try:
+        response = await run.page.goto(document, wait_until="domcontentloaded", timeout=run.timeout_ms)
+        body = await response.body() if response else b""
+    except (PlaywrightError, PlaywrightTimeout):
+        return False
+    text = _misdeclared(body)
+    if text is None or response is None:
+        return False
+    headers = {k: v for k, v in response.headers.items()
+               if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")}
+    headers["content-type"] = "text/html; charset=utf-8"
+
+    async def decoded(route: Any) -> None:
+        await route.fulfill(status=response.status, headers=headers, body=text.encode("utf-8"))
+
+    await run.page.route(document, decoded)
+    try:
+        nav = await _open(run, url)
+    finally:
+        await run.page.unroute(document, decoded)
+    return nav.ok and not _garbled(await _text(run))
+
+
 async def _entry_from_home(run: _Run, home: str, h5: set[str], mobile: bool) -> tuple[Entry | None, _Nav, _Columns]:
     """The submission entry on one homepage: a link whose words name it, else a column link
     whose page holds the letter form (``_entry_behind_columns``)."""
@@ -792,17 +835,24 @@ async def _entry_from_home(run: _Run, home: str, h5: set[str], mobile: bool) -> 
         nav = await _open(run, home)
     if not nav.ok:
         return None, nav, _Columns()
-    if _garbled(await _text(run)):
-        return None, _Nav(False, nav.status, "首页文字显示为乱码(编码声明与内容不符)", garbled=True), _Columns()
+    note = ""
     links = await _links(run)
     link, track = _pick_links(links, h5)
+    if link is None and _garbled(await _text(run)):
+        # No entry among words that did not decode: read the page as GB18030, else a person
+        # looks (a page we cannot read is not a page without an entry).
+        if not await _reopen_decoded(run, run.page.url):
+            return None, _Nav(False, nav.status, "首页文字显示为乱码(编码声明与内容不符)", garbled=True), _Columns()
+        note = "(首页编码声明有误，按GB18030读取) "
+        links = await _links(run)
+        link, track = _pick_links(links, h5)
     if link is None:
         columns = await _entry_behind_columns(run, home, links, h5, mobile)
         if columns.entry is not None:
             columns.entry.track_url = track or columns.track
         return columns.entry, nav, columns
     wechat = _host(link["href"]) in h5 or "微信" in link["text"]
-    return Entry(link["href"], mobile or wechat, f"{home} 「{link['text']}」", track), nav, _Columns()
+    return Entry(link["href"], mobile or wechat, f"{note}{home} 「{link['text']}」", track), nav, _Columns()
 
 
 async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry | None:

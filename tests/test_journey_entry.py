@@ -5,7 +5,8 @@ their words mean; a link that says only a column word (互动交流, 公众参�
 and its page checked for a letter form, in the DOM as the browser drew it. Pages written here
 the way real portals build them: a column whose form a script draws after load (a), a column
 that links on to 我要写信 (b), a column that is a notice to accept before the form (g), a column
-with a comment box and no letter form (c), a homepage whose GBK bytes claim UTF-8 (m), a homepage
+with a comment box and no letter form (c), a homepage whose GBK bytes claim UTF-8 (m), one whose
+text itself is broken (n), a homepage
 that never answers (h) and one that answers but whose frame hangs (f). Each runs the
 whole journey (``run_effectiveness``) in one browser; the server counts what it received."""
 
@@ -68,10 +69,14 @@ PAGES = {
     "/c/": home('<a href="hdjl/">互动交流</a>'),
     "/c/hdjl/": page("""<h2>互动交流</h2><p>网友评论</p><form method="post" action="post">
 <textarea name="comment"></textarea><input type="submit" value="发表评论"></form>"""),
-    # m: the homepage's bytes are GBK while header and meta say UTF-8: a person sees 锟斤拷 and
-    # no link's words; whether the site has an entry is not shown by it.
+    # m: the homepage's bytes are GBK while header and meta say UTF-8: the browser shows
+    # U+FFFD; read as GB18030 (as a person switches the encoding) its links say 我要写信.
     "/m/": home('<a href="write/">我要写信</a>').encode("gbk"),
     "/m/write/": page(LETTER),
+    # n: valid UTF-8 whose text itself is replacement characters (broken at the source): no
+    # encoding reads it; whether the site has an entry is not shown by it.
+    "/n/": home('<a href="write/">' + "\ufffd" * 4 + "</a>" + "\ufffd" * 200),
+    "/n/write/": page(LETTER),
 }
 
 
@@ -112,7 +117,7 @@ class Portal:
 def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dict]:
     tmp = tmp_path_factory.mktemp("entry")
     portal = Portal()
-    posts = {path: portal.post for path in ("/a/gzcy/post", "/b/zmhd/write/post", "/c/hdjl/post", "/g/zmhd/write/post")}
+    posts = {path: portal.post for path in ("/a/gzcy/post", "/b/zmhd/write/post", "/c/hdjl/post", "/g/zmhd/write/post", "/m/write/post", "/n/write/post")}
 
     async def run() -> tuple[str, dict]:
         runner, base = await serve(portal.routes(), posts=posts)
@@ -128,7 +133,7 @@ def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dic
                     update={"navigation_timeout_s": 2.0})})
                 quick_ctx = JourneyContext(quick, pool, tmp / "R", asyncio.Semaphore(4))
                 tools = effectiveness_tools(settings, ctx.round_dir)
-                for site in ("a", "b", "c", "g", "m", "h", "f"):
+                for site in ("a", "b", "c", "g", "m", "n", "h", "f"):
                     hotline = Hotline(hotline_id=site, name=f"{site}12345", province="江苏省", city="南京",
                                       website=f"{base}/{site}/")
                     out[site] = await run_effectiveness(quick_ctx if site in QUICK else ctx, hotline, [], ledger,
@@ -160,10 +165,17 @@ def test_no_letter_form_behind_the_columns_is_no_entry_and_says_where_it_looked(
     assert verdict.verdict == "cannot_submit" and "互动交流" in verdict.reason, verdict
 
 
-def test_a_homepage_whose_words_did_not_decode_is_reviewed_not_judged_without_entry(journeys):
+def test_a_homepage_in_gbk_that_claims_utf8_is_read_as_gbk_and_the_case_filed(journeys):
+    portal, base, results = journeys
+    obs, _, _ = results["m"]
+    assert obs.url == f"{base}/m/write/" and obs.entry_found
+    assert portal.posts["m"] == 1 and obs.filing is not None
+
+
+def test_a_homepage_whose_words_no_encoding_reads_is_reviewed_not_judged_without_entry(journeys):
     portal, _, results = journeys
-    obs, verdict, _ = results["m"]
-    assert portal.posts["m"] == 0 and not obs.entry_found
+    obs, verdict, _ = results["n"]
+    assert portal.posts["n"] == 0 and not obs.entry_found
     assert verdict.verdict == "needs_review" and "乱码" in verdict.reason, verdict
 
 
