@@ -244,11 +244,15 @@ def _request_words(failure: StageFailure | None) -> tuple[str, str]:
     return f"（提交请求 {r.method} {r.url} → {status}）", f" (request {r.method} {r.url} -> {status})"
 
 
+def _entry_metric(obs: SubmissionObservation) -> dict[str, object]:
+    return {"entry_via": obs.entry_via} if obs.entry_via else {}
+
+
 def _stage_verdict(obs: SubmissionObservation, stage: str, reason: str, reason_en: str,
                    verdict: Build) -> Verdict:
     fails: list[StageFailure] = [f for f in obs.failures if f.stage == stage]
     shots = [f.screenshot for f in fails if f.screenshot]
-    metrics: dict[str, object] = {"stage": stage}
+    metrics: dict[str, object] = {"stage": stage, **_entry_metric(obs)}
     review = [f for f in fails if f.review]
     if review:
         return verdict(VerdictStatus.needs_review, f"{review[-1].message}", f"{stage}: not proven whose failure "
@@ -299,7 +303,7 @@ def _after_submission(obs: SubmissionObservation, settings: EffectivenessSetting
     due = reply_due(day, obs.case_type, settings)
     metrics: dict[str, object] = {"submitted": day.isoformat(), "case_type": obs.case_type,
                                   "reply_workdays": window, "due_date": due.isoformat(),
-                                  "case_number": obs.receipt.get("number")}
+                                  "case_number": obs.receipt.get("number"), **_entry_metric(obs)}
     filing = obs.filing
     assert filing is not None
     request = filing.request

@@ -336,6 +336,9 @@ class SubmissionObservation(BaseModel):
     body: str | None = None
     keywords: list[str] = Field(default_factory=list)  # the scenario's, kept with the case
     entry_found: bool = False
+    # How the submission page was found: discovery's channel, a homepage link's words, a column
+    # page holding the form — what a disputed 无提交入口 or a wrong page is checked against.
+    entry_via: str | None = None
     needs_login: bool | None = None
     registered: bool | None = None
     sms_code_received: bool | None = None

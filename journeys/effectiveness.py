@@ -2011,6 +2011,7 @@ async def _flow(run: _Run, ledger: Ledger, case: Case, entry: Entry, scenario: S
                 inbox: SmsInbox, solver: CaptchaSolver) -> Case:
     obs = run.obs
     obs.url, obs.channel = entry.url, "h5" if entry.mobile else "website"
+    obs.entry_via = run.redact(entry.found_on)[:300]
     run.track_url = entry.track_url or run.track_url
     nav = await _open(run, entry.url)
     if nav.ok and not entry.mobile and WECHAT_ONLY.search(await _text(run)):

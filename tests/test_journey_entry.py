@@ -146,16 +146,17 @@ def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dic
     return portal, base, results
 
 
-@pytest.mark.parametrize("site,entry", [
-    ("a", "/a/gzcy/"),  # a column whose page holds a letter form drawn by a script
-    ("b", "/b/zmhd/write/"),  # a column page that links on to the form by its words
-    ("g", "/g/zmhd/"),  # a column that is a notice to accept before the form
+@pytest.mark.parametrize("site,entry,via", [
+    ("a", "/a/gzcy/", "「公众参与」(页面含诉求表单)"),  # a column whose page holds a letter form drawn by a script
+    ("b", "/b/zmhd/write/", "「政民互动」→「我要写信」"),  # a column page that links on to the form by its words
+    ("g", "/g/zmhd/", "「政民互动」"),  # a column that is a notice to accept before the form
 ], ids=["form-drawn-by-script", "links-on-to-the-form", "notice-before-the-form"])
-def test_a_column_that_leads_to_a_letter_form_is_the_entry_and_the_case_is_filed(journeys, site, entry):
+def test_a_column_that_leads_to_a_letter_form_is_the_entry_and_the_case_is_filed(journeys, site, entry, via):
     portal, base, results = journeys
-    obs, _, _ = results[site]
+    obs, verdict, _ = results[site]
     assert obs.url == f"{base}{entry}" and obs.entry_found
     assert portal.posts[site] == 1 and obs.filing is not None
+    assert via in obs.entry_via and verdict.metrics["entry_via"] == obs.entry_via  # how it was found, kept
 
 
 def test_no_letter_form_behind_the_columns_is_no_entry_and_says_where_it_looked(journeys):
@@ -168,7 +169,7 @@ def test_no_letter_form_behind_the_columns_is_no_entry_and_says_where_it_looked(
 def test_a_homepage_in_gbk_that_claims_utf8_is_read_as_gbk_and_the_case_filed(journeys):
     portal, base, results = journeys
     obs, _, _ = results["m"]
-    assert obs.url == f"{base}/m/write/" and obs.entry_found
+    assert obs.url == f"{base}/m/write/" and obs.entry_found and "GB18030" in obs.entry_via
     assert portal.posts["m"] == 1 and obs.filing is not None
 
 
