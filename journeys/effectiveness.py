@@ -1130,8 +1130,7 @@ async def _choose_in_list(page: Page, case_type: str | None, chosen: Callable[[]
 async def _captcha_png(run: _Run) -> bytes | None:
     """The captcha image as shown, once it has loaded: a script-set image (base64 from JSON, a
     step of a wizard just shown) may still be empty when the form is read, and a busy machine
-    paints it late (seed 3 on a loaded machine: three wizards' base64 images came after 5 s);
-    OCR of an empty box reads nothing and costs one of our tries."""
+    paints it late; OCR of an empty box reads nothing and costs one of our tries."""
     img = run.page.locator('[data-ha-img="captcha"]').first
     deadline = time.monotonic() + run.timeout_ms / 1000  # a person waits as long for it as for a page
     try:
@@ -1228,7 +1227,7 @@ async def _fill_captcha(run: _Run, scan: _Scan, solver: CaptchaSolver, stage: Su
         if stage == "captcha":
             run.obs.captcha_solved = False
         run.fail(stage, "验证码需要人工识别但无人响应" if asked else "OCR 无法识别验证码", "tool",
-                 operator_timeout=asked, screenshot=run.image("captcha-unread", png))
+                 operator_timeout=asked, screenshot=run.image("captcha-unread", run.captcha_seen or png))
         return False
     await run.page.locator('[data-ha-f="captcha"]').first.fill(answer, timeout=5000)
     return True
