@@ -1781,8 +1781,13 @@ async def _read_outcome(run: _Run, pressed: _Pressed, hosts: set[str]) -> _Outco
     if not receipt.get("number") and not success:
         success = next((m for m in (SUCCESS.search(a) for a in answers) if m), None)
         said_in = "response"
+    # A page that says 提交失败 beside a success word (a wizard's 提交完成 step label, reloaded
+    # with the error) is a refusal, not a receipt: only a receipt number outweighs it. (A
+    # prompt such as 请输入查询码 on a receipt page refuses nothing.)
+    refusals = [m for m in [*out.problems, *(line.strip() for line in fresh.splitlines())]
+                if len(m) <= 80 and ERROR_WORDS.search(m) and not SUCCESS.search(m) and not ASKS_FOR_INPUT.search(m)]
     answered = [(r, f) for r, f in sent.carrying if r.answered_ok]
-    if answered and (receipt.get("number") or success):
+    if answered and (receipt.get("number") or (success and not refusals)):
         out.accepted = True
     elif not answered and any(r.answered_ok for r in sent.opaque) and receipt.get("number"):
         out.accepted = True  # an encrypted form: no values to see, but its answer is a new receipt
@@ -1798,6 +1803,8 @@ async def _read_outcome(run: _Run, pressed: _Pressed, hosts: set[str]) -> _Outco
         # A refusal the page showed as before (a toast still up from the last try) is new all
         # the same when the answer to this press says it.
         out.problems = [run.redact(m) for m in _answer_messages(answers) if ERROR_WORDS.search(m) and not SUCCESS.search(m)]
+        if not out.problems and success and refusals:
+            out.problems = [run.redact(m) for m in dict.fromkeys(refusals)]
     out.captcha_rejected = not out.accepted and any(CAPTCHA_ERROR.search(p) for p in out.problems)
     return out
 

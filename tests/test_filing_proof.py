@@ -4,7 +4,7 @@ Pages written here the way real portals build them: a two-step wizard whose step
 always reads 提交成功 (a label, not a result) and whose last button is broken, so nothing is
 ever sent; a wizard that works (contact details, 下一步 with no request, then the letter posted
 as JSON and a receipt in a modal); a toast that says 提交成功 without any request; a form whose
-request the server answers 500. Each runs the whole citizen journey (``run_effectiveness``)
+request the server answers 500; a form whose answer shows a 提交完成 step above 提交失败. Each runs the whole citizen journey (``run_effectiveness``)
 in one browser; the server counts what it received."""
 
 from __future__ import annotations
@@ -72,7 +72,15 @@ document.getElementById('go').onclick = async () => {
   if (!j.ok) document.getElementById('err').textContent = '提交失败：' + j.msg;
 };
 </script>""",
+    # The letter posted, and the answer a page (200) whose step list now reads 提交完成 above
+    # the error 提交失败 (a CMS re-renders its wizard with the message): a refusal, not a receipt.
+    "reloaded": """<form method="post" action="api/submit"><p>标题 <input name="title"></p>
+<p>内容 <textarea name="content"></textarea></p><p>手机 <input name="phone" type="tel"></p>
+<input type="submit" value="提交"></form>""",
 }
+
+RELOADED = """<!doctype html><meta charset=utf-8><body><ol class="steps"><li>1 联系方式</li><li>2 诉求信息</li>
+<li>3 提交完成</li></ol><div class="msg">提交失败：系统异常，请稍后重试（500）</div>""" + PAGES["reloaded"]
 
 
 class Portal:
@@ -101,6 +109,8 @@ class Portal:
         self.bodies[site] = await request.read()
         if site == "broken":
             return web.json_response({"ok": False, "msg": "系统异常，请稍后再试"}, status=500)
+        if site == "reloaded":
+            return web.Response(text=RELOADED, content_type="text/html")
         return web.json_response({"ok": True, "msg": "提交成功", "data": {"no": "WZ20261207001", "code": "k3m9qa"}})
 
 
@@ -179,3 +189,14 @@ def test_a_refusal_is_held_against_the_site_only_with_the_request_it_answered(jo
     har = failure.request.har
     assert har in verdict.evidence and any(e.path == har for e in evidence)
     assert Path(har).suffix == ".har"
+
+
+def test_a_success_word_beside_the_sites_error_is_a_refusal_not_a_filing(journeys):
+    """Seed 17 lincang: the answer re-rendered the wizard, its 提交完成 step label new on the page
+    above 提交失败：系统异常. It was recorded as filed, then judged 无法显示受理进度."""
+    portal, results = journeys
+    obs, verdict, _ = results["reloaded"]
+    assert portal.posts["reloaded"] == 1
+    assert obs.filing is None and obs.form_accepted is not True
+    assert verdict.verdict == "cannot_submit" and verdict.metrics["cannot_reason"] == "表单报错", verdict
+    assert obs.failures[-1].request is not None and "系统异常" in verdict.reason
