@@ -63,6 +63,7 @@ from checks.effectiveness import (
     reply_due,
 )
 from crawler.entries import entry_kind, read_link
+from crawler.extract import decode_html
 from crawler.forms import purposes as form_purposes
 from hotline_audit.config import Settings
 from hotline_audit.ledger import (
@@ -784,16 +785,11 @@ async def _entry_behind_columns(run: _Run, home: str, links: list[dict[str, str]
 
 def _misdeclared(body: bytes) -> str | None:
     """The text of a page whose bytes are not the UTF-8 it declares but GB18030 (GBK, GB2312):
-    the commonest mislabelling on Chinese government sites. None when that is not it."""
-    try:
-        body.decode("utf-8")
-        return None  # valid UTF-8: the garbling is in the text itself, not its encoding
-    except UnicodeDecodeError:
-        pass
-    try:
-        return body.decode("gb18030")
-    except UnicodeDecodeError:
-        return None
+    the commonest mislabelling on Chinese government sites, read as discovery reads it
+    (``crawler.extract.decode_html``). None when that is not it (valid UTF-8: the garbling is
+    in the text itself)."""
+    text, charset = decode_html(body, "utf-8")
+    return text if charset == "gb18030" else None
 
 
 async def _reopen_decoded(run: _Run, url: str) -> bool:
