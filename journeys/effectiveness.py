@@ -705,11 +705,16 @@ def _channel_entry(hotline: Hotline, channels: list[Channel]) -> Entry | None:
     return Entry(c.value, _host(c.value) in h5, f"discovery ({c.found_on})", track)
 
 
+def _via_wechat(link: dict[str, str], h5: set[str]) -> bool:
+    """A link into the WeChat side: to an H5 host, or saying 微信 (open it in the phone)."""
+    return _host(link["href"]) in h5 or "微信" in link["text"]
+
+
 def _pick_links(links: list[dict[str, str]], h5: set[str]) -> tuple[dict[str, str] | None, str | None]:
     """(submission link, tracking URL) among a page's links, by what their words mean."""
     submit = [link for link in links if entry_kind(link["text"]) == "submit"]
     track = [link["href"] for link in links if entry_kind(link["text"]) == "track"]
-    submit.sort(key=lambda link: _host(link["href"]) in h5 or "微信" in link["text"])
+    submit.sort(key=lambda link: _via_wechat(link, h5))
     return (submit[0] if submit else None), (track[0] if track else None)
 
 
@@ -776,7 +781,7 @@ async def _entry_behind_columns(run: _Run, home: str, links: list[dict[str, str]
         if "submit" in kinds:
             out.entry = Entry(link["href"], mobile or wechat, f"{home} 「{link['text']}」(页面含诉求表单)")
         elif inner is not None:
-            wechat = _host(inner["href"]) in h5 or "微信" in inner["text"]
+            wechat = _via_wechat(inner, h5)
             out.entry = Entry(inner["href"], mobile or wechat, f"{home} 「{link['text']}」→「{inner['text']}」")
         if out.entry is not None:
             return out
@@ -847,7 +852,7 @@ async def _entry_from_home(run: _Run, home: str, h5: set[str], mobile: bool) -> 
         if columns.entry is not None:
             columns.entry.track_url = track or columns.track
         return columns.entry, nav, columns
-    wechat = _host(link["href"]) in h5 or "微信" in link["text"]
+    wechat = _via_wechat(link, h5)
     return Entry(link["href"], mobile or wechat, f"{note}{home} 「{link['text']}」", track), nav, _Columns()
 
 
