@@ -26,7 +26,8 @@ from journeys.verification import FirstOf, OperatorCaptchaSolver
 
 from . import local_site
 
-pytestmark = pytest.mark.browser
+# One module fixture drives every case: one worker runs them all, so it is set up once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("captcha_refresh")]
 
 FORM = ("<!doctype html><title>{name}</title><form><label>姓名 <input name=name></label>"
         "<label>验证码 <input name=captcha></label>{img}<button type=submit>提交</button></form>")

@@ -25,7 +25,8 @@ from journeys.browser import BrowserPool
 from journeys.effectiveness import effectiveness_tools, run_effectiveness
 from journeys.stability import JourneyContext
 
-pytestmark = pytest.mark.browser
+# One module fixture drives every case: one worker runs them all, so it is set up once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("filing_proof")]
 
 STEPS = """<ol class="steps"><li class="on">填写个人信息</li><li>填写诉求内容</li><li>提交成功</li></ol>"""
 

@@ -17,7 +17,8 @@ from hotline_audit.config import BrowserSettings
 from journeys.browser import BrowserPool
 from journeys.effectiveness import _fill, _option_for, _scan
 
-pytestmark = pytest.mark.browser
+# One module fixture drives every case: one worker runs them all, so it is set up once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("form_reading")]
 
 PAGE = "<!doctype html><meta charset=utf-8><title>{name}</title><h2>我要写信</h2>{body}"
 

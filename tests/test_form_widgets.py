@@ -21,7 +21,8 @@ from journeys.stability import JourneyContext
 
 from . import local_site
 
-pytestmark = pytest.mark.browser
+# One module fixture drives every case: one worker runs them all, so it is set up once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("form_widgets")]
 
 BASE_FORM = """<!doctype html><meta charset=utf-8><title>{name}</title>
 <style>.hidden {{ display: none }} li, dd {{ cursor: pointer; padding: 2px }}</style>

@@ -28,7 +28,8 @@ from journeys.stability import JourneyContext
 
 from .local_site import serve
 
-pytestmark = pytest.mark.browser
+# One module fixture drives every case: one worker runs them all, so it is set up once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("journey_entry")]
 
 NEWS = "".join(f"<li><a href='news/{i}.html'>市12345热线第{i}季度工单分析报告</a> 2024-0{i}-15</li>" for i in range(1, 4))
 LETTER = """<form method="post" action="post"><table>

@@ -19,7 +19,8 @@ from fixtures.outsiders.process import outsiders_process
 from hotline_audit.config import BrowserSettings
 from journeys.browser import launch_args
 
-pytestmark = pytest.mark.browser
+# One module fixture drives every case: one worker runs them all, so it is set up once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("outsiders_honest")]
 
 # Each portal gets another case type, so every type's label is exercised somewhere.
 CASE_TYPES = ("投诉", "咨询", "求助", "建议")
