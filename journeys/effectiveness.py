@@ -1168,13 +1168,24 @@ async def _fresh_captcha(page: Page, old: bytes) -> bytes | None:
             return None
         control = page.locator('[data-ha-b="captcha-refresh"]').first
         if await control.count():
-            await control.click(timeout=3000)
-            for _ in range(CAPTCHA_REFRESH_POLLS):  # the click's new image takes a request
-                await page.wait_for_timeout(250)
-                if await img.evaluate(js.IMAGE_READY):
-                    png = await img.screenshot(timeout=5000)
-                    if png != old:
-                        return png
+            asked: list[object] = []  # requests the click started (the new image, or JSON with it)
+
+            def started(request: object) -> None:
+                asked.append(request)
+
+            page.on("request", started)
+            try:
+                await control.click(timeout=3000)
+                for poll in range(CAPTCHA_REFRESH_POLLS):  # the click's new image takes a request
+                    await page.wait_for_timeout(250)
+                    if await img.evaluate(js.IMAGE_READY):
+                        png = await img.screenshot(timeout=5000)
+                        if png != old:
+                            return png
+                    if not asked and (poll + 1) * 0.25 >= REACTION_S:
+                        break  # a click that asked nothing did nothing: load the address again
+            finally:
+                page.remove_listener("request", started)
         if str(src).startswith(("http:", "https:")) and await img.evaluate(js.RELOAD_IMAGE):
             png = await img.screenshot(timeout=5000)
             return png if png != old else None
