@@ -270,6 +270,21 @@ RELOAD_IMAGE = r"""el => new Promise(done => {
 # The image has finished loading (a click starts a new load; read it only once it is in).
 IMAGE_READY = "el => el.complete && el.naturalWidth > 0"
 
+# The loaded image's own pixels at its natural size, on white (a transparent captcha reads as
+# black to OCR otherwise), as a PNG data: URL; null when it is no loaded image or another
+# origin's image taints the canvas. Copied from the image in memory: no second request.
+IMAGE_PIXELS = r"""el => {
+  if (el.tagName !== 'IMG' || !el.complete || !el.naturalWidth) return null;
+  try {
+    const c = document.createElement('canvas');
+    c.width = el.naturalWidth; c.height = el.naturalHeight;
+    const g = c.getContext('2d');
+    g.fillStyle = '#fff'; g.fillRect(0, 0, c.width, c.height);
+    g.drawImage(el, 0, 0);
+    return c.toDataURL('image/png');
+  } catch (e) { return null; }
+}"""
+
 # Before a picker is clicked: remember what is on screen, so what its click shows stands out.
 MARK_SEEN = "() => {" + _COMMON + r"""
   document.querySelectorAll('[data-ha-seen]').forEach(e => e.removeAttribute('data-ha-seen'));

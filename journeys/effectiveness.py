@@ -33,6 +33,7 @@ Library entry points (the round and ``recheck --due`` call these)::
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import ipaddress
@@ -1139,9 +1140,21 @@ async def _captcha_png(run: _Run) -> bytes | None:
             if time.monotonic() > deadline:
                 return None  # never drawn: nothing a person or OCR could read
             await run.page.wait_for_timeout(250)
-        return await img.screenshot(timeout=10_000)
+        return await _captcha_pixels(img, 10_000)
     except (PlaywrightError, PlaywrightTimeout):
         return None
+
+
+async def _captcha_pixels(img: Locator, timeout_ms: float) -> bytes:
+    """The captcha as the site drew it: the loaded image's own pixels (no second request, so
+    the same captcha), else a screenshot of it (another origin's image). A screenshot depends
+    on layout: on a phone-sized H5 page under load it came out shifted, the image cut and its
+    input box beside it, and OCR read none of three images (seed 3 suizhou, gold no_progress,
+    judged needs_review); the image's own pixels read at once."""
+    data = await img.evaluate(js.IMAGE_PIXELS)
+    if isinstance(data, str) and data.startswith("data:image/png;base64,"):
+        return base64.b64decode(data.split(",", 1)[1])
+    return await img.screenshot(timeout=timeout_ms)
 
 
 def _solvers(solver: CaptchaSolver) -> tuple[list[CaptchaSolver], list[CaptchaSolver]]:
@@ -1179,7 +1192,7 @@ async def _fresh_captcha(page: Page, old: bytes) -> bytes | None:
                 for poll in range(CAPTCHA_REFRESH_POLLS):  # the click's new image takes a request
                     await page.wait_for_timeout(250)
                     if await img.evaluate(js.IMAGE_READY):
-                        png = await img.screenshot(timeout=5000)
+                        png = await _captcha_pixels(img, 5000)
                         if png != old:
                             return png
                     if not asked and (poll + 1) * 0.25 >= REACTION_S:
@@ -1187,7 +1200,7 @@ async def _fresh_captcha(page: Page, old: bytes) -> bytes | None:
             finally:
                 page.remove_listener("request", started)
         if str(src).startswith(("http:", "https:")) and await img.evaluate(js.RELOAD_IMAGE):
-            png = await img.screenshot(timeout=5000)
+            png = await _captcha_pixels(img, 5000)
             return png if png != old else None
     except (PlaywrightError, PlaywrightTimeout):
         pass  # the page moved on or the image went: nothing more to read

@@ -21,7 +21,7 @@ from PIL import Image
 from hotline_audit.config import BrowserSettings
 from journeys import citizen_js as js
 from journeys.browser import BrowserPool
-from journeys.effectiveness import _fresh_captcha, _read_captcha
+from journeys.effectiveness import _captcha_pixels, _fresh_captcha, _read_captcha
 from journeys.verification import FirstOf, OperatorCaptchaSolver
 
 from . import local_site
@@ -44,12 +44,29 @@ IMAGES = {
     "hash": "<a href='#'><img id=c src='{src}' onclick=\"this.src='{src}?t='+Date.now()\"></a>",
     # drawn once into a data: URL, nothing refreshes it
     "stuck": "<img id=c src='{data}'>",
+    # shown cut by its layout (a narrow phone column, another element over it): the image's
+    # own pixels are read, not the part of the screen where it sits
+    "cut": "<span style='display:inline-block;width:30px;overflow:hidden'><img id=c src='{src}'></span>"
+           "<b style='position:relative;left:-20px'>码</b>",
 }
+
+
+def colour(n: int) -> tuple[int, int, int]:
+    return (n * 70) % 256, 120, 200
 
 
 def png(n: int) -> bytes:
     buf = io.BytesIO()
-    Image.new("RGB", (80, 30), ((n * 70) % 256, 120, 200)).save(buf, format="PNG")
+    Image.new("RGB", (80, 30), colour(n)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def clear_png() -> bytes:
+    """A transparent image with one dark mark: what a transparent captcha's letters are."""
+    img = Image.new("RGBA", (80, 30), (0, 0, 0, 0))
+    img.putpixel((40, 15), (20, 20, 20, 255))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -80,6 +97,10 @@ async def fresh(page, first):
     return await _fresh_captcha(page, first)
 
 
+async def pixels(page, first):
+    return await _captcha_pixels(page.locator('[data-ha-img="captcha"]').first, 5000)
+
+
 def reading(ocr, seen_first: bool = False) -> Body:
     async def body(page, first):
         run = SimpleNamespace(page=page, captcha_seen=first if seen_first else None)
@@ -92,6 +113,8 @@ def reading(ocr, seen_first: bool = False) -> Body:
 def cases(tmp: Path) -> dict[str, tuple[str, Body]]:
     return {
         **{f"fresh-{name}": (name, fresh) for name in IMAGES},
+        "pixels-cut": ("cut", pixels),
+        "pixels-clear": ("clear", pixels),
         "read-swaps": ("plain", reading(Squinting(blind=2))),
         "read-gives-up": ("click", reading(Squinting(blind=99))),
         "read-spent": ("link", reading(Squinting(blind=0), seen_first=True)),
@@ -110,13 +133,14 @@ async def run_cases(tmp: Path) -> dict[str, Outcome]:
         seen = fetches.setdefault(request.match_info["case"], Counter())
         seen["all"] += 1
         seen["busted"] += bool(request.query)
-        return web.Response(body=png(seen["all"]), content_type="image/png",
+        body = clear_png() if request.match_info["case"].endswith("clear") else png(seen["all"])
+        return web.Response(body=body, content_type="image/png",
                             headers={"Cache-Control": "max-age=3600"})  # a cache must not hide the new one
 
     async def page(request: web.Request) -> web.Response:
         case = request.match_info["case"]
         data = "data:image/png;base64," + base64.b64encode(png(0)).decode()
-        img = IMAGES[todo[case][0]].replace("{src}", f"/img/{case}").replace("{data}", data)
+        img = IMAGES.get(todo[case][0], IMAGES["plain"]).replace("{src}", f"/img/{case}").replace("{data}", data)
         return web.Response(text=FORM.format(name=case, img=img), content_type="text/html")
 
     todo = cases(tmp)
@@ -129,7 +153,7 @@ async def run_cases(tmp: Path) -> dict[str, Outcome]:
                     p = tab.page
                     await p.goto(f"{base}/form/{case}")
                     assert (await p.evaluate(js.SCAN_FORM))["captchaImg"]
-                    first = await p.locator('[data-ha-img="captcha"]').first.screenshot()
+                    first = await _captcha_pixels(p.locator('[data-ha-img="captcha"]').first, 5000)
                     value = await body(p, first)
                     out[case] = Outcome(value, first, fetches.get(case, Counter()),
                                         await p.eval_on_selector("#c", "e => e.src"), p.url)
@@ -197,3 +221,17 @@ def test_a_person_is_asked_once_after_ocr_gave_up(outcomes):
     answer, ocr, seen = o.value
     assert answer == (None, "", True) and len(ocr.shown) == 3 and o.fetches["all"] == 3
     assert seen == ocr.shown[-1]
+
+
+def test_the_captcha_read_is_the_images_own_pixels_not_the_screen_around_it(outcomes):
+    """Shown 30 px wide under a label drawn over it, the image is still read whole (80x30, its
+    own colour) - a screenshot would hold a third of it and the label's character."""
+    image = Image.open(io.BytesIO(outcomes["pixels-cut"].value))
+    assert image.size == (80, 30)
+    assert {image.getpixel((x, y))[:3] for x in range(0, 80, 7) for y in range(0, 30, 7)} == {colour(1)}
+
+
+def test_a_transparent_captcha_is_read_on_white(outcomes):
+    """OCR reads transparency as black: the letters would vanish into their background."""
+    image = Image.open(io.BytesIO(outcomes["pixels-clear"].value)).convert("RGB")
+    assert image.getpixel((0, 0)) == (255, 255, 255) and image.getpixel((40, 15)) == (20, 20, 20)
