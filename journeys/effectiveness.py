@@ -1130,7 +1130,7 @@ async def _choose_in_list(page: Page, case_type: str | None, chosen: Callable[[]
 
 
 async def _captcha_png(run: _Run) -> bytes | None:
-    """The captcha image as shown, once it has loaded: a script-set image (base64 from JSON, a
+    """The captcha image once it has loaded (its own pixels): a script-set image (base64 from JSON, a
     step of a wizard just shown) may still be empty when the form is read, and a busy machine
     paints it late; OCR of an empty box reads nothing and costs one of our tries."""
     img = run.page.locator('[data-ha-img="captcha"]').first
