@@ -1171,9 +1171,10 @@ async def _first_answer(solvers: list[CaptchaSolver], png: bytes) -> str | None:
     return None
 
 
-async def _fresh_captcha(page: Page, old: bytes) -> bytes | None:
+async def _fresh_captcha(tab: Tab, old: bytes) -> bytes | None:
     """Another captcha image, as a person gets one: click 换一张 or the image, else load its
     src again. None when the image stays the same."""
+    page = tab.page
     img = page.locator('[data-ha-img="captcha"]').first
     try:
         src = await page.evaluate(js.CAPTCHA_REFRESH)
@@ -1181,24 +1182,18 @@ async def _fresh_captcha(page: Page, old: bytes) -> bytes | None:
             return None
         control = page.locator('[data-ha-b="captcha-refresh"]').first
         if await control.count():
-            asked: list[object] = []  # requests the click started (the new image, or JSON with it)
-
-            def started(request: object) -> None:
-                asked.append(request)
-
-            page.on("request", started)
-            try:
-                await control.click(timeout=3000)
-                for poll in range(CAPTCHA_REFRESH_POLLS):  # the click's new image takes a request
-                    await page.wait_for_timeout(250)
-                    if await img.evaluate(js.IMAGE_READY):
-                        png = await _captcha_pixels(img, 5000)
-                        if png != old:
-                            return png
-                    if not asked and (poll + 1) * 0.25 >= REACTION_S:
-                        break  # a click that asked nothing did nothing: load the address again
-            finally:
-                page.remove_listener("request", started)
+            events, before = tab.events, tab.events.last_activity
+            await control.click(timeout=3000)
+            clicked = time.monotonic()
+            for _ in range(CAPTCHA_REFRESH_POLLS):  # the click's new image takes a request
+                await page.wait_for_timeout(250)
+                if await img.evaluate(js.IMAGE_READY):
+                    png = await _captcha_pixels(img, 5000)
+                    if png != old:
+                        return png
+                quiet = events.last_activity == before and not events.in_flight
+                if quiet and time.monotonic() - clicked >= REACTION_S:
+                    break  # a click that asked nothing did nothing (as _press judges): load the address again
         if str(src).startswith(("http:", "https:")) and await img.evaluate(js.RELOAD_IMAGE):
             png = await _captcha_pixels(img, 5000)
             return png if png != old else None
@@ -1214,14 +1209,15 @@ async def _read_captcha(run: _Run, solver: CaptchaSolver, png: bytes) -> tuple[s
     person after the first unreadable image ended batch rounds there: nobody answers, and two
     or three hotlines per seed whose next image OCR reads went to review.)"""
     machines, people = _solvers(solver)
+    assert run.tab is not None
     if png == run.captcha_seen:  # the site kept the image it just refused: that answer is spent
-        png = await _fresh_captcha(run.page, png) or png
+        png = await _fresh_captcha(run.tab, png) or png
     for read in range(CAPTCHA_READS if machines else 0):
         answer = await _first_answer(machines, png)
         if answer:
             run.captcha_seen = png
             return answer, "ocr", False
-        fresh = await _fresh_captcha(run.page, png) if read < CAPTCHA_READS - 1 else None
+        fresh = await _fresh_captcha(run.tab, png) if read < CAPTCHA_READS - 1 else None
         if fresh is None:
             break
         png = fresh

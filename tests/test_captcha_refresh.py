@@ -93,17 +93,17 @@ class Outcome:
 Body = Callable[[Any, bytes], Awaitable[Any]]
 
 
-async def fresh(page, first):
-    return await _fresh_captcha(page, first)
+async def fresh(tab, first):
+    return await _fresh_captcha(tab, first)
 
 
-async def pixels(page, first):
-    return await _captcha_pixels(page.locator('[data-ha-img="captcha"]').first, 5000)
+async def pixels(tab, first):
+    return await _captcha_pixels(tab.page.locator('[data-ha-img="captcha"]').first, 5000)
 
 
 def reading(ocr, seen_first: bool = False) -> Body:
-    async def body(page, first):
-        run = SimpleNamespace(page=page, captcha_seen=first if seen_first else None)
+    async def body(tab, first):
+        run = SimpleNamespace(page=tab.page, tab=tab, captcha_seen=first if seen_first else None)
         answer = await _read_captcha(run, ocr, first)
         machine = ocr.solvers[0] if isinstance(ocr, FirstOf) else ocr
         return answer, machine, run.captcha_seen
@@ -154,7 +154,7 @@ async def run_cases(tmp: Path) -> dict[str, Outcome]:
                     await p.goto(f"{base}/form/{case}")
                     assert (await p.evaluate(js.SCAN_FORM))["captchaImg"]
                     first = await _captcha_pixels(p.locator('[data-ha-img="captcha"]').first, 5000)
-                    value = await body(p, first)
+                    value = await body(tab, first)
                     out[case] = Outcome(value, first, fetches.get(case, Counter()),
                                         await p.eval_on_selector("#c", "e => e.src"), p.url)
     finally:

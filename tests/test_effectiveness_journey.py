@@ -116,7 +116,8 @@ def make_world(proxy: str, tmp: Path, seed: int, count: int, pick: list[str] | N
     gold = {g["hotline_id"]: (g["verdict"], g["detail"]) for g in gold_rows(list(portals.values()))
             if g["check"] == "effectiveness"}
     hotlines = [h for h in population(seed, count) if h.hotline_id in (pick or portals)]
-    gold = {hid: g for hid, g in gold.items() if hid in {h.hotline_id for h in hotlines}}
+    run = {h.hotline_id for h in hotlines}
+    gold = {hid: g for hid, g in gold.items() if hid in run}
     settings = journey_settings(proxy, tmp)
     world = World(proxy, settings, Ledger(Store(settings.db)), portals, gold)
     asyncio.run(submit_all(world, hotlines, channels or {}))
