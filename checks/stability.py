@@ -34,7 +34,15 @@ ERROR_ZH = {
     "protocol": "连接中断",
     "tls": "证书/加密错误",
     "navigation": "页面打开失败",
+    "private_address": "跳转到审计方内网地址(已拒绝)",
+    "unresponsive": "页面脚本卡死",
+    "dialog_loop": "对话框循环弹出",
+    "refresh_loop": "页面循环刷新",
+    "oversize": "页面过大",
 }
+# A page that stops a citizen using it by its own doing (pageload.py sets ``fault``): down once
+# our browser has shown it works on a control page, since then the failure cannot be ours.
+CONTROLLED_FAULTS = ("unresponsive", "dialog_loop", "refresh_loop")
 
 
 def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> Verdict:
@@ -92,6 +100,23 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
 
     ok_ms = [p.elapsed_ms for p in obs.probes if p.ok]
     median_ms = round(median(ok_ms), 1) if ok_ms else None
+    if load.fault == "private_address":  # our guard's record of the refused request is the proof
+        return verdict(VerdictStatus.down, f"首页无法使用: {load.error}",
+                       f"the homepage cannot be used: {load.error}", **metrics)
+    if load.fault in CONTROLLED_FAULTS:
+        if load.control_ok:
+            return verdict(VerdictStatus.down, f"首页无法使用: {load.error}(同一浏览器打开对照页正常)",
+                           f"the homepage cannot be used: {load.error} (our browser passed a control page)",
+                           fault=load.fault, dialogs=load.dialogs, **metrics)
+        if load.control_ok is False:
+            return verdict(VerdictStatus.tool_error, f"检测工具故障: 浏览器连对照页也无法打开 ({load.error})",
+                           f"our browser failed a control page too ({load.error})", **metrics)
+        return verdict(VerdictStatus.needs_review, f"首页异常({load.error}),未能用对照页排除浏览器故障,需人工复核",
+                       f"the homepage misbehaved ({load.error}); no control page ruled our browser out",
+                       0.5, **metrics)
+    if load.fault == "oversize":
+        return verdict(VerdictStatus.degraded, f"首页体积过大: {load.error}", f"the homepage is too large: {load.error}",
+                       **metrics)
     if not load.ok:
         # The probes already prove slowness; a browser that then gave up waiting is the same
         # slowness seen by a citizen, not a doubt about the site.

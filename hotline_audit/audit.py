@@ -118,45 +118,65 @@ async def audit_hotline(ctx: JourneyContext, hotline: Hotline, checks: tuple[str
     ``tool_error`` verdicts so the round goes on."""
     result = HotlineResult(hotline_id=hotline.hotline_id,
                            channels=channels if channels is not None else known_channels(hotline))
+    # One wall budget for all of the hotline's checks: no page can hold a round up.
+    deadline = asyncio.get_running_loop().time() + ctx.settings.hotline_budget_s
     if "stability" in checks:
+        budget = asyncio.timeout_at(deadline)
         try:
-            obs, evidence = await observe_stability(ctx, hotline)
-            result.observations["stability"] = obs.model_dump(mode="json")
-            result.evidence.extend(evidence)
-            result.verdicts.append(judge_stability(obs, ctx.settings.stability))
+            async with budget:
+                obs, evidence = await observe_stability(ctx, hotline)
+                result.observations["stability"] = obs.model_dump(mode="json")
+                result.evidence.extend(evidence)
+                result.verdicts.append(judge_stability(obs, ctx.settings.stability))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or crash on our side, never the hotline's fault
-            result.verdicts.append(tool_error_verdict(hotline.hotline_id, "stability", exc))
+            result.verdicts.append(budget_verdict(hotline.hotline_id, "stability", ctx.settings.hotline_budget_s)
+                                   if budget.expired() else tool_error_verdict(hotline.hotline_id, "stability", exc))
     if "findability" in checks:
         rules = ctx.settings.findability
+        budget = asyncio.timeout_at(deadline)
         try:
-            # The same questions for a hotline every time the round is run (and re-run).
-            questions = pick_questions(bank if bank is not None else load_questions(), hotline.hotline_id,
-                                       round_name, rules.questions_per_hotline)
-            today = china_today()
-            found, evidence = await observe_findability(
-                ctx, hotline, result.channels, questions,
-                answered=lambda question, attempt: answers(attempt, question, rules, today))
-            result.observations["findability"] = found.model_dump(mode="json")
-            result.evidence.extend(evidence)
-            result.verdicts.append(judge_findability(found, questions, rules, today))
+            async with budget:
+                # The same questions for a hotline every time the round is run (and re-run).
+                questions = pick_questions(bank if bank is not None else load_questions(), hotline.hotline_id,
+                                           round_name, rules.questions_per_hotline)
+                today = china_today()
+                found, evidence = await observe_findability(
+                    ctx, hotline, result.channels, questions,
+                    answered=lambda question, attempt: answers(attempt, question, rules, today))
+                result.observations["findability"] = found.model_dump(mode="json")
+                result.evidence.extend(evidence)
+                result.verdicts.append(judge_findability(found, questions, rules, today))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            result.verdicts.append(tool_error_verdict(hotline.hotline_id, "findability", exc))
+            result.verdicts.append(budget_verdict(hotline.hotline_id, "findability", ctx.settings.hotline_budget_s)
+                                   if budget.expired() else tool_error_verdict(hotline.hotline_id, "findability", exc))
     if "effectiveness" in checks and submitting is not None:
+        budget = asyncio.timeout_at(deadline)
         try:
-            obs, verdict, evidence = await run_effectiveness(ctx, hotline, result.channels, submitting.ledger,
-                                                             round_name, tools=submitting.tools)
-            result.observations["effectiveness"] = obs.model_dump(mode="json")
-            result.evidence.extend(evidence)
-            result.verdicts.append(verdict)
+            async with budget:
+                obs, verdict, evidence = await run_effectiveness(ctx, hotline, result.channels, submitting.ledger,
+                                                                 round_name, tools=submitting.tools)
+                result.observations["effectiveness"] = obs.model_dump(mode="json")
+                result.evidence.extend(evidence)
+                result.verdicts.append(verdict)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            result.verdicts.append(tool_error_verdict(hotline.hotline_id, "effectiveness", exc))
+            result.verdicts.append(budget_verdict(hotline.hotline_id, "effectiveness", ctx.settings.hotline_budget_s)
+                                   if budget.expired() else tool_error_verdict(hotline.hotline_id, "effectiveness", exc))
     return result
+
+
+def budget_verdict(hotline_id: str, check: str, budget_s: float) -> Verdict:
+    """A check stopped by the hotline's wall budget: neither the site's failure nor ours is
+    shown by that alone, so a person looks (the evidence gathered so far is kept)."""
+    return Verdict(hotline_id=hotline_id, check=check, verdict=VerdictStatus.needs_review,
+                   reason=f"单条热线检测时限({budget_s:g}秒)已用尽, 本项未完成, 需人工复核",
+                   reason_en=f"the hotline's time budget ({budget_s:g} s) ran out before this check finished",
+                   confidence=0.0)
 
 
 def tool_error_verdict(hotline_id: str, check: str, exc: BaseException) -> Verdict:
@@ -174,7 +194,7 @@ async def run_round(
 ) -> None:
     """Audit every hotline of the plan, saving each one as soon as it is judged."""
     settings = plan.settings
-    async with BrowserPool(settings.browser, settings.proxy) as browser:
+    async with BrowserPool(settings.browser, settings.proxy, settings.network) as browser:
         ctx = JourneyContext(settings=settings, browser=browser, round_dir=plan.round_dir,
                              probe_limiter=asyncio.Semaphore(settings.probe.concurrency))
         slots = asyncio.Semaphore(settings.hotlines_in_flight)

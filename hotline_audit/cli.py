@@ -396,7 +396,7 @@ def recheck(
         progress.update(task, advance=1, tally=" ".join(f"{k}:{n}" for k, n in sorted(tally.items())))
 
     async def run() -> list:
-        async with BrowserPool(settings.browser, settings.proxy) as browser:
+        async with BrowserPool(settings.browser, settings.proxy, settings.network) as browser:
             ctx = JourneyContext(settings=settings, browser=browser, round_dir=settings.out,
                                  probe_limiter=asyncio.Semaphore(settings.probe.concurrency))
             tools = effectiveness_tools(settings, settings.out / "recheck")

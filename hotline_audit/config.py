@@ -105,6 +105,22 @@ class BrowserSettings(BaseModel):
     )
 
 
+class NetworkSettings(BaseModel):
+    """What audited sites may make our browser, probes and crawler fetch (hotline_audit/netguard.py)."""
+
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts, addresses or networks (CIDR) that may be fetched although they are "
+        "loopback, private (RFC 1918), link-local (169.254/16, cloud metadata) or CGNAT; empty: "
+        "none. Requests to the round's own proxy are never affected",
+    )
+    max_response_mb: float = Field(
+        10.0, gt=0, description="a response (or, over https, a tunnel at 4x this) larger than "
+        "this is cut: a page that size is recorded as oversize and not rendered in full, which "
+        "keeps a round's memory bounded",
+    )
+
+
 class DiscoverySettings(BaseModel):
     """Politeness and reach of the discovery crawl."""
 
@@ -199,6 +215,12 @@ class Settings(BaseSettings):
     out: Path = Path("runs")
     proxy: str | None = None
     hotlines_in_flight: int = Field(48, ge=1, description="hotlines audited at the same time")
+    hotline_budget_s: float = Field(
+        1800.0, gt=0, description="wall time one hotline's checks may take in all; a check still "
+        "running then is stopped and marked needs_review (what it saw is kept), so no page can "
+        "hold up a round",
+    )
+    network: NetworkSettings = NetworkSettings()
     probe: ProbeSettings = ProbeSettings()
     browser: BrowserSettings = BrowserSettings()
     discovery: DiscoverySettings = DiscoverySettings()

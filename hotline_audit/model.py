@@ -125,6 +125,16 @@ class PageLoad(BaseModel):
     console_errors: list[str] = Field(default_factory=list)
     failed_requests: list[str] = Field(default_factory=list)
     screenshot: str | None = None  # path relative to the round directory
+    # What the page did to the browser (journeys/pageload.py PAGE_FAULTS): "unresponsive" (its
+    # scripts never let go), "dialog_loop", "refresh_loop", "private_address" (it sent the
+    # browser into the auditor's network, refused), "oversize" (cut at the size limit).
+    fault: str | None = None
+    dialogs: int = Field(0, description="alert/confirm/prompt dialogs the page opened (dismissed)")
+    popups: int = Field(0, description="windows the page opened (closed with the visit)")
+    refused: list[str] = Field(default_factory=list, description="requests refused: auditor's network")
+    # Whether our browser loaded a control page right after this page misbehaved: only then is
+    # the misbehaviour the site's (None: no control was needed).
+    control_ok: bool | None = None
 
 
 class TlsFacts(BaseModel):

@@ -19,6 +19,8 @@ from playwright.async_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Dialog,
+    Frame,
     Page,
     Playwright,
     Request,
@@ -26,7 +28,8 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings
+from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings, NetworkSettings
+from hotline_audit.netguard import GuardProxy, Refusal, TargetPolicy
 
 from .capture import STOP_TIMEOUT_S, Capture, Recorder
 from .netlog import NetLog
@@ -101,12 +104,17 @@ class PageEvents:
     navigations: list[int] = field(default_factory=list)
     in_flight: set[Request] = field(default_factory=set)
     last_activity: float = 0.0  # time.monotonic() of the last request start or end
+    dialogs: int = 0  # alert/confirm/prompt/beforeunload dialogs, each dismissed
+    popups: int = 0  # windows the page opened
+    frame_navigations: list[float] = field(default_factory=list)  # monotonic times, main frame
 
     def reset(self) -> None:
         self.console_errors.clear()
         self.failed_requests.clear()
         self.navigations.clear()
         self.in_flight.clear()
+        self.frame_navigations.clear()
+        self.dialogs = self.popups = 0
         self.last_activity = time.monotonic()
 
     async def settle(self, quiet_s: float, max_s: float) -> bool:
@@ -129,12 +137,42 @@ class Tab:
     events: PageEvents
     mobile: bool = False  # a phone in WeChat (MOBILE_CONTEXT), not a desktop browser
     net: NetLog = field(default_factory=NetLog)  # every request of the context, this borrow
+    guard: GuardProxy | None = None  # the context's proxy, which keeps pages off our network
+    tag: str = ""  # the context's listener on ``guard``
+    # A page stuck in its own scripts or dialogs: the tab is discarded after this borrow.
+    unfit: bool = False
+
+    def refusals(self) -> list[Refusal]:
+        """Requests of this borrow refused because they aimed at the auditor's network."""
+        return self.guard.refusals(self.tag) if self.guard else []
+
+    def unreachable(self, host: str) -> str | None:
+        """Why the guard could not reach ``host`` this borrow (dns, connect, timeout; proxy: ours)."""
+        return self.guard.failure(self.tag, host) if self.guard else None
+
+    def cut(self) -> list[str]:
+        """URLs whose response was cut at the size limit this borrow."""
+        return self.guard.cut(self.tag) if self.guard else []
+
+
+# Deadlines for the browser's own housekeeping: a page must never make one of these wait.
+CLOSE_TIMEOUT_S = 10.0
+CONTROL_TIMEOUT_S = 15.0
+CONTROL_PAGE = "data:text/html;charset=utf-8,<title>control</title><p>hotline-audit control page 对照页</p>"
 
 
 class BrowserPool:
-    def __init__(self, settings: BrowserSettings, proxy: str | None = None) -> None:
+    """``network`` says which local hosts pages may reach (none by default): every context
+    goes through its own listener of a ``GuardProxy``, which forwards to ``proxy``."""
+
+    def __init__(self, settings: BrowserSettings, proxy: str | None = None,
+                 network: NetworkSettings | None = None) -> None:
         self.settings = settings
         self.proxy = proxy
+        self.network = network or NetworkSettings()
+        self.guard: GuardProxy | None = None
+        self._made = 0
+        self._control: tuple[float, bool] | None = None
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self._tabs: asyncio.Queue[Tab] = asyncio.Queue()
@@ -149,13 +187,16 @@ class BrowserPool:
                 f"Chromium not found at {exe}. Run `make demo` (it installs Debian's chromium) "
                 "or set HOTLINE_AUDIT_BROWSER__EXECUTABLE to your Chromium."
             )
+        self.guard = GuardProxy(TargetPolicy(self.network.allow_hosts), self.proxy,
+                                max_response_bytes=int(self.network.max_response_mb * 1_000_000)).start()
         self._pw = await async_playwright().start()
         try:
             self._browser = await self._pw.chromium.launch(
                 executable_path=exe,
                 args=launch_args(self.settings),
                 headless=True,
-                proxy={"server": self.proxy} if self.proxy else None,
+                # Contexts have listeners of their own; this one is for anything else.
+                proxy={"server": self.guard.listen("browser")},
             )
             for _ in range(self.settings.contexts):
                 self._tabs.put_nowait(await self._new_tab())
@@ -181,6 +222,9 @@ class BrowserPool:
                 except Exception:
                     pass
                 self._pw = None
+            if self.guard is not None:
+                self.guard.stop()
+                self.guard = None
 
     @property
     def connected(self) -> bool:
@@ -196,6 +240,10 @@ class BrowserPool:
         }
         options.update(MOBILE_CONTEXT if mobile else {})
         options.update(context_options)
+        self._made += 1
+        tag = f"tab{self._made}"
+        assert self.guard is not None
+        options["proxy"] = {"server": self.guard.listen(tag)}
         context = await self._browser.new_context(**options)
         await context.add_init_script(NO_SPELLCHECK)
         page = await context.new_page()
@@ -203,9 +251,10 @@ class BrowserPool:
             await shrink_window(context, page)
         events = PageEvents()
         _listen(page, events)
+        context.on("page", lambda _: setattr(events, "popups", events.popups + 1))
         net = NetLog()
         net.attach(context)
-        return Tab(context, page, events, mobile=mobile, net=net)
+        return Tab(context, page, events, mobile=mobile, net=net, guard=self.guard, tag=tag)
 
     async def _take(self, mobile: bool) -> Tab:
         if not mobile:
@@ -234,9 +283,11 @@ class BrowserPool:
         healthy, save = True, True
         recorder: Recorder | None = None
         try:
-            await tab.context.clear_cookies()
+            await asyncio.wait_for(tab.context.clear_cookies(), CLOSE_TIMEOUT_S)
             tab.events.reset()
             tab.net.reset()
+            if tab.guard is not None:
+                tab.guard.reset(tab.tag)
             if capture is not None and capture.wanted:
                 recorder = Recorder(tab, capture)
                 await recorder.start()
@@ -248,9 +299,13 @@ class BrowserPool:
         finally:
             if recorder is not None:
                 healthy = await _halt_recording(recorder, save) and healthy
+            # Windows the site opened, its service workers, a page stuck in its own scripts:
+            # nothing of this hotline may live on into the next one's visit (and evidence).
+            if tab.unfit or len(tab.context.pages) > 1 or tab.context.service_workers:
+                healthy = False
             if healthy and not tab.page.is_closed():
                 try:  # stop whatever the last site is still loading
-                    await tab.page.goto("about:blank", timeout=5000)
+                    await asyncio.wait_for(tab.page.goto("about:blank", timeout=5000), 8)
                 except Exception:
                     healthy = False
             if healthy and not tab.page.is_closed():
@@ -263,10 +318,12 @@ class BrowserPool:
                 recorder.discard()
 
     async def _replace(self, tab: Tab) -> None:
-        try:
-            await tab.context.close()
+        try:  # closing a context kills its renderer, busy or not (measured: ~20 ms)
+            await asyncio.wait_for(tab.context.close(), CLOSE_TIMEOUT_S)
         except Exception:
             pass
+        if tab.guard is not None:
+            tab.guard.forget(tab.tag)
         if self.connected:
             try:
                 self._give_back(await self._new_tab(mobile=tab.mobile))
@@ -275,6 +332,34 @@ class BrowserPool:
                 pass
         # Browser gone: put the dead tab back so waiters fail fast instead of hanging.
         self._give_back(tab)
+
+    async def browser_works(self) -> bool:
+        """Whether our browser renders, runs a script and takes a screenshot of a control page
+        (no network) in a fresh context: after a page hung or looped, this is what makes the
+        failure the site's and not ours. Remembered for half a minute."""
+        now = time.monotonic()
+        if self._control is not None and now - self._control[0] < 30:
+            return self._control[1]
+        works = False
+        if self._browser is not None and self.connected:
+            context: BrowserContext | None = None
+            try:
+                async with asyncio.timeout(CONTROL_TIMEOUT_S):
+                    context = await self._browser.new_context()
+                    page = await context.new_page()
+                    await page.goto(CONTROL_PAGE, timeout=CONTROL_TIMEOUT_S * 1000)
+                    works = await page.evaluate("() => document.title") == "control"
+                    await page.screenshot(timeout=CONTROL_TIMEOUT_S * 1000)
+            except Exception:
+                works = False
+            finally:
+                if context is not None:
+                    try:
+                        await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
+                    except Exception:
+                        pass
+        self._control = (time.monotonic(), works)
+        return works
 
 
 # Headless Chromium still composites each tab's window (tab strip, toolbar, the page's pixels)
@@ -290,12 +375,13 @@ async def shrink_window(context: BrowserContext, page: Page) -> bool:
     """Make the headless window that holds ``page`` small (``SMALL_WINDOW``). False where the
     browser has no windows (headless shell) or refused: a saving only, never a failure."""
     try:
-        cdp = await context.new_cdp_session(page)
-        try:
-            window = await cdp.send("Browser.getWindowForTarget")
-            await cdp.send("Browser.setWindowBounds", {"windowId": window["windowId"], "bounds": SMALL_WINDOW})
-        finally:
-            await cdp.detach()
+        async with asyncio.timeout(5):
+            cdp = await context.new_cdp_session(page)
+            try:
+                window = await cdp.send("Browser.getWindowForTarget")
+                await cdp.send("Browser.setWindowBounds", {"windowId": window["windowId"], "bounds": SMALL_WINDOW})
+            finally:
+                await cdp.detach()
     except Exception:
         return False
     return True
@@ -337,6 +423,21 @@ def _listen(page: Page, events: PageEvents) -> None:
         elif resp.status >= 400 and not req.url.endswith("/favicon.ico"):
             events.failed_requests.append(f"HTTP {resp.status} {req.url[:300]}")
 
+    async def on_dialog(dialog: Dialog) -> None:
+        # Dismissed at once, as a person closing it would (Playwright's default, but counted:
+        # an endless alert loop is the page's behaviour, and evidence).
+        events.dialogs += 1
+        try:
+            await dialog.dismiss()
+        except Exception:  # the page or its dialog is already gone
+            pass
+
+    def on_frame(frame: Frame) -> None:
+        if frame == page.main_frame:
+            events.frame_navigations.append(time.monotonic())
+
+    page.on("dialog", on_dialog)
+    page.on("framenavigated", on_frame)
     page.on("console", on_console)
     page.on("pageerror", lambda err: events.console_errors.append(f"pageerror: {str(err)[:300]}"))
     page.on("request", on_request)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
@@ -76,17 +77,82 @@ def classify_browser_error(message: str) -> tuple[str, str]:
     return "navigation", "site"
 
 
-async def stop_loading(page: Page) -> None:
-    """Stop a page that is still loading (Chromium's stop button), so it answers scripts and
-    screenshots; a page already gone is left alone."""
+# How long a page may take to answer a trivial script before it counts as stuck in its own
+# scripts (a busy loop, an endless dialog loop): a page that is merely loading answers at once.
+RESPONSIVE_S = 3.0
+# Dialogs in one visit past which a page is in a dialog loop (a person could not use it).
+DIALOG_LOOP = 20
+# Main-frame navigations after the first load, within the settle time, past which a page keeps
+# replacing itself (meta refresh to itself, reload scripts); JS challenges reload once or twice.
+REFRESH_LOOP = 4
+# Faults that are the page's own doing once our browser has shown it works (a control page).
+CONTROLLED_FAULTS = ("unresponsive", "dialog_loop", "refresh_loop")
+
+
+async def page_responds(page: Page, timeout_s: float = RESPONSIVE_S) -> bool:
+    """Whether the page runs a trivial script within ``timeout_s``: False when its main thread
+    is stuck (a busy loop) or it is gone. A navigation in between counts as answering."""
+    if page.is_closed():
+        return False
     try:
-        cdp = await page.context.new_cdp_session(page)
-        try:
-            await cdp.send("Page.stopLoading")
-        finally:
-            await cdp.detach()
-    except PlaywrightError:
-        pass
+        async with asyncio.timeout(timeout_s):
+            await page.evaluate("0")
+        return True
+    except TimeoutError:
+        return False
+    except PlaywrightError as exc:
+        return "context was destroyed" in str(exc) or "navigation" in str(exc).lower()
+
+
+async def stop_loading(page: Page) -> bool:
+    """Stop a page that is still loading (Chromium's stop button), so it answers scripts and
+    screenshots. False when the page is stuck in its own scripts (nothing is sent to it then:
+    a CDP session to such a page never detaches) or gone; the caller discards the tab."""
+    if not await page_responds(page):
+        return False
+    try:
+        async with asyncio.timeout(RESPONSIVE_S):
+            cdp = await page.context.new_cdp_session(page)
+            try:
+                await cdp.send("Page.stopLoading")
+            finally:
+                await cdp.detach()
+    except (PlaywrightError, TimeoutError):
+        return await page_responds(page)
+    return True
+
+
+def page_fault(tab: Tab, urls: list[str | None], navs_before: int = 0,
+               dialogs_before: int = 0) -> tuple[str, str] | None:
+    """(fault, what the page did) for a visit, from what the tab saw: a main document refused
+    because it aimed at the auditor's network, or cut at the size limit, a dialog loop, or a
+    page that keeps replacing itself. (A busy page is found by ``page_responds``.)"""
+    hosts = {urlsplit(u).hostname for u in urls if u}
+    for refusal in tab.refusals():
+        if refusal.host in hosts:
+            return "private_address", f"页面跳转{refusal.reason_zh}, 已拒绝访问 (redirects: {refusal.reason_en}; refused)"
+    cut = [u for u in tab.cut() if urlsplit(u).hostname in hosts]
+    if cut:
+        return "oversize", f"页面超过大小上限, 未完整加载 (page over the size limit, cut: {cut[0][:200]})"
+    dialogs = tab.events.dialogs - dialogs_before
+    if dialogs >= DIALOG_LOOP:
+        return "dialog_loop", f"页面连续弹出对话框{dialogs}次 (dialog loop: {dialogs} dialogs)"
+    n = len(tab.events.frame_navigations) - navs_before
+    if n > REFRESH_LOOP:
+        return "refresh_loop", f"页面不断自行刷新/跳转 ({n}次) (keeps reloading itself: {n} navigations)"
+    return None
+
+
+def unreachable_kind(tab: Tab, url: str, message: str) -> tuple[str, str] | None:
+    """(error_kind, side) for a navigation that failed at our guard proxy: the target's own
+    failure (no such name, refused connection) or the round's proxy's (ours)."""
+    if "ERR_TUNNEL_CONNECTION_FAILED" not in message and "chrome-error" not in message \
+            and "ERR_PROXY" not in message:
+        return None
+    kind = tab.unreachable(urlsplit(url).hostname or "")
+    if kind is None:
+        return None
+    return ("proxy", "tool") if kind == "proxy" else (kind, "site")
 
 
 def newest_date(triples: list[list[int]], today: date) -> tuple[int, str | None]:
@@ -103,56 +169,72 @@ def newest_date(triples: list[list[int]], today: date) -> tuple[int, str | None]
 
 
 async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: Path | None) -> PageLoad:
-    """Navigate, let scripts settle, then record timings, text facts and a screenshot."""
+    """Navigate, let scripts settle, then record timings, text facts and a screenshot.
+
+    Every step has a deadline: a page stuck in its own scripts or dialogs, one that keeps
+    reloading itself, one that sends the browser into the auditor's network or is too big to
+    render is recorded as such (``fault``), and a stuck tab is marked for discarding."""
     page = tab.page
     started = utcnow()
     t0 = time.perf_counter()
+    navs_before, dialogs_before = len(tab.events.frame_navigations), tab.events.dialogs
     result = PageLoad(url=url, started_at=started, ok=False)
+    message = ""
     try:
-        response = await page.goto(url, wait_until="load", timeout=settings.navigation_timeout_s * 1000)
+        async with asyncio.timeout(settings.navigation_timeout_s + 5):
+            response = await page.goto(url, wait_until="load", timeout=settings.navigation_timeout_s * 1000)
         result.status = response.status if response else None
-    except PlaywrightTimeout:
+    except (PlaywrightTimeout, TimeoutError):
         result.error_kind, result.error = "timeout", f"page did not load within {settings.navigation_timeout_s:g} s"
     except PlaywrightError as exc:
         message = str(exc).splitlines()[0][:300]
-        result.error_kind, result.side = classify_browser_error(message)
+        result.error_kind, result.side = unreachable_kind(tab, url, message) or classify_browser_error(message)
         result.error = message
     result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
 
+    responsive = True
     if result.error_kind is None:
         # JS challenges reload the page and single-page apps fetch their content after "load".
         await tab.events.settle(quiet_s=0.15, max_s=settings.settle_s)
         try:
-            await page.wait_for_load_state("load", timeout=settings.settle_s * 1000)
-        except PlaywrightTimeout:
+            async with asyncio.timeout(settings.settle_s + 2):
+                await page.wait_for_load_state("load", timeout=settings.settle_s * 1000)
+        except (PlaywrightTimeout, TimeoutError):
             pass
         except PlaywrightError as exc:
             result.error_kind, result.side = classify_browser_error(str(exc))
             result.error = str(exc).splitlines()[0][:300]
+        responsive = await page_responds(page)
     elif result.error_kind == "timeout":
         # Stop the navigation so what the citizen sees after the timeout can be captured.
-        await stop_loading(tab.page)
+        responsive = await stop_loading(tab.page)
 
     result.navigations = list(tab.events.navigations)
     if result.navigations:
         result.status = result.navigations[-1]
+    result.final_url = page.url if not page.is_closed() else None
+    fault = page_fault(tab, [url, result.final_url, _url_in(message)], navs_before, dialogs_before)
+    if fault is None and not responsive and not page.is_closed():
+        fault = "unresponsive", "页面脚本卡死, 浏览器无法操作 (the page's scripts never let go of the browser)"
+    if fault is not None:
+        result.fault = fault[0]
+        result.error_kind, result.error, result.side = fault[0], fault[1], "site"
+        if fault[0] in ("unresponsive", "dialog_loop"):
+            tab.unfit = True
     if result.error_kind is None:
         if result.status is not None and result.status >= 400:
             result.error_kind, result.error = "http_status", f"HTTP {result.status}"
         else:
             result.ok = True
 
-    if result.side == "site" and not page.is_closed():
-        if result.error_kind in (None, "http_status"):
+    if result.side == "site" and not page.is_closed() and not tab.unfit:
+        if result.error_kind in (None, "http_status", "oversize"):
             try:  # a page that answered (even with an error page) can be read
                 async with asyncio.timeout(settings.navigation_timeout_s + 5):
                     await _observe_content(page, result, settings, screenshot)
             except (PlaywrightError, TimeoutError) as exc:
-                if result.ok:  # the page loaded but the browser would not let us read it
-                    result.ok, result.side = False, "tool"
-                    result.error_kind = "browser"
-                    result.error = (str(exc).splitlines() or ["browser did not answer"])[0][:300]
-        elif screenshot is not None:
+                await _explain_unreadable(tab, result, exc, navs_before, dialogs_before)
+        elif screenshot is not None and result.fault != "refresh_loop":
             # Chromium's error page or a stopped load: a picture of what the citizen sees is
             # evidence, but scripts are not evaluated (a half-loaded page may never answer).
             try:
@@ -164,7 +246,35 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
     result.final_url = page.url if not page.is_closed() else None
     result.console_errors = tab.events.console_errors[:50]
     result.failed_requests = tab.events.failed_requests[:50]
+    result.dialogs = tab.events.dialogs - dialogs_before
+    result.popups = tab.events.popups
+    result.refused = [f"{r.target[:200]} ({r.kind})" for r in tab.refusals()][:50]
     return result
+
+
+async def _explain_unreadable(tab: Tab, result: PageLoad, exc: BaseException, navs_before: int,
+                              dialogs_before: int) -> None:
+    """The page loaded but could not be read: its own doing (it went busy, looped its dialogs
+    or kept reloading) or the browser's (tool)."""
+    fault = page_fault(tab, [result.url, result.final_url], navs_before, dialogs_before)
+    if fault is None and not await page_responds(tab.page):
+        fault = "unresponsive", "页面加载后脚本卡死, 浏览器无法操作 (the page went busy after loading)"
+    if fault is not None:
+        result.ok, result.fault, result.side = False, fault[0], "site"
+        result.error_kind, result.error = fault[0], fault[1]
+        tab.unfit = tab.unfit or fault[0] in ("unresponsive", "dialog_loop")
+    elif result.ok:  # the page loaded but the browser would not let us read it
+        result.ok, result.side = False, "tool"
+        result.error_kind = "browser"
+        result.error = (str(exc).splitlines() or ["browser did not answer"])[0][:300]
+
+
+def _url_in(message: str) -> str | None:
+    """The URL a Playwright navigation error names (``... at https://x/``)."""
+    for word in message.split():
+        if word.startswith(("http://", "https://")):
+            return word.strip('".,')
+    return None
 
 
 async def _observe_content(page: Page, result: PageLoad, settings: BrowserSettings, screenshot: Path | None) -> None:

@@ -16,6 +16,7 @@ import socket
 import ssl
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
@@ -26,6 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from hotline_audit.config import ProbeSettings
 from hotline_audit.model import Probe, TlsFacts, utcnow
+from hotline_audit.netguard import Refusal, TargetPolicy
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 USER_AGENT = (
@@ -34,8 +36,35 @@ USER_AGENT = (
 )
 
 
-def make_client(proxy: str | None, timeout_s: float, cookies: dict[str, str] | None = None) -> httpx.AsyncClient:
-    """An HTTP client that goes through ``proxy`` except for loopback, as Chromium does."""
+class RefusedTarget(Exception):
+    """A request (the first or a redirect) aimed at the auditor's own network: never sent."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason_en)
+        self.refusal = refusal
+
+
+def guard_hook(policy: TargetPolicy) -> Callable[[httpx.Request], Awaitable[None]]:
+    """An httpx request hook that refuses, before it is sent, every request (redirects
+    included) whose target is off limits by ``policy``; lookups are remembered per client."""
+    seen: dict[str, Refusal | None] = {}
+
+    async def check(request: httpx.Request) -> None:
+        url = str(request.url)
+        key = f"{request.url.scheme}://{request.url.host}"
+        if key not in seen:
+            seen[key] = await asyncio.to_thread(policy.refusal, url)
+        refusal = seen[key]
+        if refusal is not None:
+            raise RefusedTarget(Refusal(url, refusal.host, refusal.address, refusal.kind, refusal.at))
+
+    return check
+
+
+def make_client(proxy: str | None, timeout_s: float, cookies: dict[str, str] | None = None,
+                policy: TargetPolicy | None = None) -> httpx.AsyncClient:
+    """An HTTP client that goes through ``proxy`` except for loopback, as Chromium does, and
+    never into the auditor's network (``policy``; the strictest when None)."""
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
     if proxy:
         mounts = {f"all://{h}": httpx.AsyncHTTPTransport() for h in ("127.0.0.1", "localhost")}
@@ -48,6 +77,7 @@ def make_client(proxy: str | None, timeout_s: float, cookies: dict[str, str] | N
         headers={"User-Agent": USER_AGENT, "Accept-Language": "zh-CN,zh;q=0.9"},
         cookies=cookies,
         trust_env=False,
+        event_hooks={"request": [guard_hook(policy or TargetPolicy())]},
     )
 
 
@@ -79,6 +109,9 @@ async def probe_once(client: httpx.AsyncClient, url: str, settings: ProbeSetting
                 return done(ok=True, status=status, final_url=final, bytes=size)
     except TimeoutError:
         return done(ok=False, error_kind="timeout", error=f"no complete answer within {settings.timeout_s:g} s")
+    except RefusedTarget as refused:
+        return done(ok=False, error_kind="private_address", error=f"refused: {refused.refusal.reason_en}"[:200],
+                    final_url=refused.refusal.target[:500])
     except httpx.TooManyRedirects as exc:
         return done(ok=False, error_kind="redirect_loop", error=str(exc)[:200])
     except httpx.ProxyError as exc:
@@ -103,10 +136,11 @@ async def probe_series(
     proxy: str | None,
     limiter: asyncio.Semaphore,
     cookies: dict[str, str] | None = None,
+    policy: TargetPolicy | None = None,
 ) -> list[Probe]:
     """``settings.count`` probes on a fixed schedule; at most ``limiter`` in flight overall."""
     via_proxy = uses_proxy(url, proxy)
-    async with make_client(proxy, settings.timeout_s, cookies) as client:
+    async with make_client(proxy, settings.timeout_s, cookies, policy) as client:
         async def scheduled(i: int) -> Probe:
             await asyncio.sleep(i * settings.spacing_s)
             async with limiter:
@@ -288,7 +322,8 @@ def certificate_facts(der: bytes, host: str, at: datetime) -> dict[str, object]:
 
 
 async def observe_tls(url: str, proxy: str | None, timeout_s: float,
-                      limiter: asyncio.Semaphore | None = None, cafile: str | None = None) -> TlsFacts:
+                      limiter: asyncio.Semaphore | None = None, cafile: str | None = None,
+                      policy: TargetPolicy | None = None) -> TlsFacts:
     """One TLS observation of an https URL, connected the way the probes connect (through the
     proxy with CONNECT, loopback direct). The certificate is read with verification off, then
     a second handshake checks it against the system trust store (or ``cafile``)."""
@@ -302,6 +337,10 @@ async def observe_tls(url: str, proxy: str | None, timeout_s: float,
     now = utcnow()
     facts: dict[str, object] = {"url": url, "tls": True, "host": host, "port": port, "via_proxy": via,
                                 "observed_at": now}
+    refusal = await asyncio.to_thread((policy or TargetPolicy()).refusal, url)
+    if refusal is not None:  # never a handshake with the auditor's own network
+        return TlsFacts.model_validate({**facts, "handshake_ok": False, "error_kind": "private_address",
+                                        "error": f"refused: {refusal.reason_en}"[:200]})
     async with limiter or contextlib.nullcontext():
         t0 = time.perf_counter()
         try:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from hotline_audit.config import Settings
 from hotline_audit.model import EvidenceFile, Hotline, StabilityObservation, TlsFacts
+from hotline_audit.netguard import TargetPolicy
 
 from .browser import BrowserPool, shot_format
 from .capture import Capture
-from .pageload import load_page
+from .pageload import CONTROLLED_FAULTS, load_page
 from .probes import observe_tls, probe_series, tls_target
 
 
@@ -53,6 +54,9 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
                       options=ctx.settings.evidence, check="stability")
     async with ctx.browser.tab(capture=capture) as tab:
         obs.page_load = await load_page(tab, hotline.website, ctx.settings.browser, shot)
+        if obs.page_load.fault in CONTROLLED_FAULTS:
+            # Only a browser that works on a control page can call the page's hang its own.
+            obs.page_load.control_ok = await ctx.browser.browser_works()
         if obs.page_load.ok:
             cookies = {c["name"]: c["value"] for c in await tab.context.cookies()}
     if obs.page_load.screenshot:
@@ -61,7 +65,8 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
     evidence += capture.records(ctx.round_dir, hotline.hotline_id, "stability")
     # The TLS look runs beside the probes (one handshake or two): it adds no time to a round.
     obs.probes, obs.tls = await asyncio.gather(
-        probe_series(hotline.website, ctx.settings.probe, ctx.settings.proxy, ctx.probe_limiter, cookies),
+        probe_series(hotline.website, ctx.settings.probe, ctx.settings.proxy, ctx.probe_limiter, cookies,
+                     TargetPolicy(ctx.settings.network.allow_hosts)),
         _observe_tls(ctx, tls_target(hotline.website, obs.page_load.final_url if obs.page_load else None)),
     )
     return obs, evidence
@@ -70,7 +75,8 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
 async def _observe_tls(ctx: JourneyContext, url: str) -> TlsFacts:
     """TLS facts never cost the stability verdict: a bug here is recorded, not raised."""
     try:
-        return await observe_tls(url, ctx.settings.proxy, ctx.settings.probe.timeout_s, ctx.probe_limiter)
+        return await observe_tls(url, ctx.settings.proxy, ctx.settings.probe.timeout_s, ctx.probe_limiter,
+                                 policy=TargetPolicy(ctx.settings.network.allow_hosts))
     except asyncio.CancelledError:
         raise
     except Exception as exc:
