@@ -52,7 +52,7 @@ def clock(proxy: str, advance_days: int | None = None) -> datetime:
 
 
 async def recheck(settings, store: Store, now: datetime) -> list[RecheckResult]:
-    async with BrowserPool(settings.browser, settings.proxy) as browser:
+    async with BrowserPool(settings.browser, settings.proxy, settings.network) as browser:
         ctx = JourneyContext(settings=settings, browser=browser, round_dir=settings.out,
                              probe_limiter=asyncio.Semaphore(settings.probe.concurrency))
         tools = effectiveness_tools(settings, settings.out / "recheck")

@@ -243,7 +243,9 @@ class BrowserPool:
         self._made += 1
         tag = f"tab{self._made}"
         assert self.guard is not None
-        options["proxy"] = {"server": self.guard.listen(tag)}
+        # Loopback too (Chromium sends it around a proxy by default; Playwright's forcing can be
+        # switched off by an environment variable): the guard decides, not Chromium.
+        options["proxy"] = {"server": self.guard.listen(tag), "bypass": "<-loopback>"}
         context = await self._browser.new_context(**options)
         await context.add_init_script(NO_SPELLCHECK)
         page = await context.new_page()

@@ -32,7 +32,7 @@ async def main(proxy: str, db: str, out: str, hotline_id: str, round_name: str) 
     hotline = next(h for h in population() if h.hotline_id == hotline_id)
     async with httpx.AsyncClient(proxy=proxy, trust_env=False) as client:
         now = datetime.fromisoformat((await client.get("http://simweb.test/_clock")).json()["now"])
-    async with BrowserPool(settings.browser, settings.proxy) as pool:
+    async with BrowserPool(settings.browser, settings.proxy, settings.network) as pool:
         ctx = JourneyContext(settings, pool, settings.out / round_name, asyncio.Semaphore(4))
         obs, _ = await observe_effectiveness(ctx, hotline, known_channels(hotline), ledger, round_name, now=now)
     case = ledger.get(hotline_id, round_name, obs.scenario_id or "")

@@ -6,6 +6,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from hotline_audit.config import NetworkSettings
+
+# Pages these tests serve live on loopback, which audited sites may not reach by default
+# (hotline_audit/netguard.py): tests that browse them allow it, as an auditor could.
+LOOPBACK = NetworkSettings(allow_hosts=["127.0.0.0/8", "localhost", "::1"])
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

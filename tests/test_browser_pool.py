@@ -60,7 +60,7 @@ def test_a_hung_page_holds_up_only_its_own_tab():
         # Two sites (two loopback addresses), as two hotlines are.
         (r1, one), (r2, two) = await serve("127.0.0.1"), await serve("127.0.0.2")
         try:
-            async with BrowserPool(BrowserSettings(contexts=2)) as pool:
+            async with BrowserPool(BrowserSettings(contexts=2), network=local_site.LOOPBACK) as pool:
                 async with pool.tab() as stuck:
                     await stuck.page.goto(one + "/hung")
                     await asyncio.sleep(0.3)  # the loop has started
@@ -96,7 +96,7 @@ def test_small_windows_leave_what_the_page_sees_and_the_screenshots_unchanged(tm
     async def go() -> None:
         (r1, one), (r2, two) = await serve("127.0.0.1"), await serve("127.0.0.2")
         try:
-            async with BrowserPool(BrowserSettings(contexts=1)) as pool:
+            async with BrowserPool(BrowserSettings(contexts=1), network=local_site.LOOPBACK) as pool:
                 for mobile, width in ((False, pool.settings.viewport_width), (True, 390)):
                     async with pool.tab(mobile=mobile) as tab:
                         assert await window_size(tab) == (SMALL_WINDOW["width"], SMALL_WINDOW["height"])
@@ -115,7 +115,7 @@ def test_small_windows_leave_what_the_page_sees_and_the_screenshots_unchanged(tm
                         assert image.size == (width * scale, 2000 * scale)
                         r, g, b = image.getpixel((10, image.height - 10))
                         assert r > 200 and g < 60 and b < 60
-            async with BrowserPool(BrowserSettings(contexts=1, small_windows=False)) as pool:
+            async with BrowserPool(BrowserSettings(contexts=1, small_windows=False), network=local_site.LOOPBACK) as pool:
                 async with pool.tab() as tab:
                     assert await window_size(tab) == (pool.settings.viewport_width, pool.settings.viewport_height)
         finally:

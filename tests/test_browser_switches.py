@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import async_playwright
 
-from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings
+from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings, NetworkSettings
 from journeys.browser import DISABLE_FEATURES, BrowserPool, launch_args
 
 from . import local_site
@@ -59,7 +59,8 @@ def test_every_feature_disabled_on_the_command_line_is_disabled_in_chromium():
 def test_loopback_addresses_go_through_the_proxy_too(monkeypatch: pytest.MonkeyPatch):
     """Chromium sends loopback addresses around the proxy unless told otherwise: a request there
     would escape the record of what a round asked for. Playwright tells it so by default, but
-    not with this variable set; the project's own switch holds either way."""
+    not with this variable set; the project's own switch holds either way. An allowed loopback
+    address reaches the round's proxy; one not allowed never leaves (netguard)."""
     monkeypatch.setenv("PLAYWRIGHT_DISABLE_FORCED_CHROMIUM_PROXIED_LOOPBACK", "1")
     seen: list[str] = []
 
@@ -71,17 +72,20 @@ def test_loopback_addresses_go_through_the_proxy_too(monkeypatch: pytest.MonkeyP
         s.bind(("127.0.0.2", 0))
         port = s.getsockname()[1]
 
-    async def go() -> str:
+    async def go(network: NetworkSettings) -> str:
         runner, proxy = await local_site.serve({"/{tail:.*}": proxy_answer})
         try:
-            async with BrowserPool(BrowserSettings(contexts=1), proxy) as pool, pool.tab() as tab:
+            async with BrowserPool(BrowserSettings(contexts=1), proxy, network) as pool, pool.tab() as tab:
                 await tab.page.goto(f"http://127.0.0.2:{port}/page")
                 return await tab.page.title()
         finally:
             await runner.cleanup()
 
-    assert asyncio.run(go()) == "via the proxy"
+    assert asyncio.run(go(NetworkSettings(allow_hosts=["127.0.0.2"]))) == "via the proxy"
     assert seen and {host.split(":")[0] for host in seen} == {"127.0.0.2"}
+    seen.clear()
+    assert asyncio.run(go(NetworkSettings())) != "via the proxy"
+    assert seen == []
 
 
 @pytest.mark.browser

@@ -147,7 +147,7 @@ async def run_cases(tmp: Path) -> dict[str, Outcome]:
     runner, base = await local_site.serve({"/img/{case}": image, "/form/{case}": page})
     out: dict[str, Outcome] = {}
     try:
-        async with BrowserPool(BrowserSettings(contexts=1)) as pool:
+        async with BrowserPool(BrowserSettings(contexts=1), network=local_site.LOOPBACK) as pool:
             for case, (_, body) in todo.items():
                 async with pool.tab() as tab:
                     p = tab.page

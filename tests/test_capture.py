@@ -33,6 +33,7 @@ from journeys.capture import (
     write_warc,
 )
 
+from . import local_site
 from .conftest import COUNT, SEED
 
 PERSONA = fake_persona()
@@ -322,7 +323,7 @@ def test_a_persona_filled_form_leaves_no_persona_in_any_captured_byte(tmp_path):
     async def go():
         runner, base = await persona_site(posted)
         try:
-            async with BrowserPool(BrowserSettings(contexts=1)) as pool:
+            async with BrowserPool(BrowserSettings(contexts=1), network=local_site.LOOPBACK) as pool:
                 capture = Capture(tmp_path / "submit", secrets=PERSONA, options=EvidenceSettings(),
                                   check="effectiveness")
                 async with pool.tab(capture=capture) as tab:
@@ -424,7 +425,7 @@ def test_replayweb_page_replays_a_capture(tmp_path):
     async def go():
         runner, base = await serve(await site())
         try:
-            async with BrowserPool(BrowserSettings(contexts=1)) as pool:
+            async with BrowserPool(BrowserSettings(contexts=1), network=local_site.LOOPBACK) as pool:
                 cap = Capture(tmp_path / "www" / "archive", options=EvidenceSettings(har=False, trace=False))
                 async with pool.tab(capture=cap) as tab:
                     await tab.page.goto(base + "/")
@@ -441,7 +442,7 @@ def test_replayweb_page_replays_a_capture(tmp_path):
         static.router.add_static("/", www)
         runner, replay = await serve(static)
         try:
-            async with BrowserPool(BrowserSettings(contexts=1)) as pool:
+            async with BrowserPool(BrowserSettings(contexts=1), network=local_site.LOOPBACK) as pool:
                 for path in ("/", "/gbk"):
                     (www / "index.html").write_text(
                         '<!doctype html><script src="ui.js"></script><replay-web-page source="archive.wacz" '

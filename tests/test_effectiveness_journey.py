@@ -87,7 +87,7 @@ def context(settings: Settings, pool: BrowserPool, round_name: str = ROUND) -> J
 
 async def submit_all(world: World, hotlines: list[Hotline], channels: dict[str, list[Channel]]) -> None:
     settings = world.settings
-    async with BrowserPool(settings.browser, settings.proxy) as pool:
+    async with BrowserPool(settings.browser, settings.proxy, settings.network) as pool:
         ctx = context(settings, pool)
         tools = effectiveness_tools(settings, ctx.round_dir)
         slots = asyncio.Semaphore(settings.browser.contexts)  # timings without waiting for a tab
@@ -234,7 +234,7 @@ def test_submitting_again_only_tracks_the_case(world):
     before = world.ledger.get(hid, ROUND, world.first[hid][0].scenario_id)
 
     async def again() -> SubmissionObservation:
-        async with BrowserPool(world.settings.browser, world.settings.proxy) as pool:
+        async with BrowserPool(world.settings.browser, world.settings.proxy, world.settings.network) as pool:
             ctx = context(world.settings, pool)
             tools = effectiveness_tools(world.settings, ctx.round_dir)
             obs, _ = await submit_case(ctx, hotline, known_channels(hotline), world.ledger, ROUND, tools.persona,
@@ -274,7 +274,7 @@ def test_a_person_needed_in_batch_mode_gives_needs_review(world, tmp_path):
         ledger = Ledger(Store(settings.db))
 
         async def go(settings: Settings = settings, hotline: Hotline = hotline, ledger: Ledger = ledger) -> Verdict:
-            async with BrowserPool(settings.browser, settings.proxy) as pool:
+            async with BrowserPool(settings.browser, settings.proxy, settings.network) as pool:
                 ctx = context(settings, pool, "op")
                 # A new person: the round's persona already has accounts on these sites.
                 tools = replace(effectiveness_tools(settings, ctx.round_dir), persona=fake_persona("operator"))

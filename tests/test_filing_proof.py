@@ -24,6 +24,7 @@ from hotline_audit.store import Store
 from journeys.browser import BrowserPool
 from journeys.effectiveness import effectiveness_tools, run_effectiveness
 from journeys.stability import JourneyContext
+from tests import local_site
 
 # One module fixture drives every case: one worker runs them all, so it is set up once.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("filing_proof")]
@@ -132,7 +133,7 @@ def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, dict]:
         ledger = Ledger(store)
         out = {}
         try:
-            async with BrowserPool(settings.browser, None) as pool:
+            async with BrowserPool(settings.browser, None, local_site.LOOPBACK) as pool:
                 ctx = JourneyContext(settings, pool, tmp / "R", asyncio.Semaphore(4))
                 tools = effectiveness_tools(settings, ctx.round_dir)
                 for site in PAGES:

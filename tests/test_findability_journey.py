@@ -79,7 +79,7 @@ def observe_all(proxy, round_dir, plans, query_timeout_s=QUERY_TIMEOUT_S):
     settings.findability.query_timeout_s = query_timeout_s
 
     async def main():
-        async with BrowserPool(settings.browser, proxy) as pool:
+        async with BrowserPool(settings.browser, proxy, settings.network) as pool:
             ctx = JourneyContext(settings, pool, round_dir, asyncio.Semaphore(4))
             slots = asyncio.Semaphore(settings.browser.contexts)
 
@@ -174,7 +174,7 @@ def test_a_new_tab_search_keeps_its_results_tab_for_the_next_question(simweb, tm
     settings = load_settings(None, proxy=simweb, out=tmp_path, browser={"contexts": 1})
 
     async def main():
-        async with BrowserPool(settings.browser, simweb) as pool:
+        async with BrowserPool(settings.browser, simweb, settings.network) as pool:
             ctx = JourneyContext(settings, pool, tmp_path / "r", asyncio.Semaphore(4))
             opened = []
             async with pool.tab() as tab:  # the pool's only tab: the journey borrows it next
@@ -199,7 +199,7 @@ def test_a_question_answered_is_not_asked_again_elsewhere(simweb, tmp_path):
     by_search = {q.id for q in TOPIC_QUESTIONS[:3]}
 
     async def main(answered):
-        async with BrowserPool(settings.browser, simweb) as pool:
+        async with BrowserPool(settings.browser, simweb, settings.network) as pool:
             ctx = JourneyContext(settings, pool, tmp_path / "r", asyncio.Semaphore(4))
             obs, _ = await observe_findability(ctx, hotline_of(p), channels_of(p), TOPIC_QUESTIONS, answered)
             return obs
@@ -380,7 +380,7 @@ def test_a_browser_crash_is_our_failure_not_the_sites(simweb, tmp_path, after_s)
     settings = load_settings(None, proxy=simweb, out=tmp_path)
 
     async def main():
-        async with BrowserPool(settings.browser, simweb) as pool:
+        async with BrowserPool(settings.browser, simweb, settings.network) as pool:
             ctx = JourneyContext(settings, pool, tmp_path / "r", asyncio.Semaphore(4))
 
             async def crash():
@@ -402,7 +402,7 @@ def test_mobile_tabs_are_phones_with_wechats_user_agent(simweb, tmp_path):
     settings = load_settings(None, proxy=simweb, out=tmp_path)
 
     async def main():
-        async with BrowserPool(settings.browser, simweb) as pool:
+        async with BrowserPool(settings.browser, simweb, settings.network) as pool:
             async with pool.tab(mobile=True) as phone:
                 ua = await phone.page.evaluate("navigator.userAgent")
                 width = await phone.page.evaluate("screen.width")

@@ -77,7 +77,7 @@ def foreign(proxy: str) -> list[dict[str, str]]:
 async def idle_browser(proxy: str, url: str, tmp: Path) -> None:
     """The round's browser as the round launches it, one audited page open, left idle."""
     settings = load_settings(None, proxy=proxy, out=tmp, browser={"contexts": 1})
-    async with BrowserPool(settings.browser, proxy) as pool, pool.tab() as tab:
+    async with BrowserPool(settings.browser, proxy, settings.network) as pool, pool.tab() as tab:
         await tab.page.goto(url)
         await asyncio.sleep(IDLE_S)
 

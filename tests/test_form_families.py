@@ -99,7 +99,7 @@ class Families:
 async def file_all(fam: Families, out: Path) -> None:
     settings = journey_settings(fam.proxy, out)
     hotlines = {h.hotline_id: h for h in registry_hotlines(list(fam.chosen.values()), all_websites=True)}
-    async with BrowserPool(settings.browser, settings.proxy) as pool:
+    async with BrowserPool(settings.browser, settings.proxy, settings.network) as pool:
         ctx = JourneyContext(settings, pool, settings.out / ROUND, asyncio.Semaphore(4))
         tools = effectiveness_tools(settings, ctx.round_dir)
         with httpx.Client(proxy=fam.proxy, trust_env=False, timeout=10) as c:

@@ -16,6 +16,7 @@ from aiohttp import web
 from hotline_audit.config import BrowserSettings
 from journeys.browser import BrowserPool
 from journeys.effectiveness import _fill, _option_for, _scan
+from tests import local_site
 
 # One module fixture drives every case: one worker runs them all, so it is set up once.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("form_reading")]
@@ -129,7 +130,7 @@ async def read_all(tmp_path) -> dict[str, object]:
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     out: dict[str, object] = {}
     try:
-        async with BrowserPool(BrowserSettings(contexts=1)) as pool:
+        async with BrowserPool(BrowserSettings(contexts=1), network=local_site.LOOPBACK) as pool:
             for name, case_type in (("table", "投诉"), ("names", "求助"), ("aspnet", "投诉"), ("element", "投诉"),
                                     ("layui", "投诉"),
                                     ("postback", "咨询")):

@@ -163,7 +163,7 @@ async def run_all(tmp: Path) -> dict[str, object]:
     runner, base = await local_site.serve({"/{name}": page})
     out: dict[str, object] = {}
     try:
-        async with BrowserPool(BrowserSettings(contexts=1)) as pool:
+        async with BrowserPool(BrowserSettings(contexts=1), network=local_site.LOOPBACK) as pool:
             for name in WIDGETS:
                 async with pool.tab(mobile=name == "vant") as tab:
                     await tab.page.goto(f"{base}/{name}")

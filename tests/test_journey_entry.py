@@ -26,6 +26,7 @@ from journeys.browser import BrowserPool
 from journeys.effectiveness import effectiveness_tools, run_effectiveness
 from journeys.stability import JourneyContext
 
+from . import local_site
 from .local_site import serve
 
 # One module fixture drives every case: one worker runs them all, so it is set up once.
@@ -128,7 +129,7 @@ def journeys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Portal, str, dic
         ledger = Ledger(Store(settings.db))
         out = {}
         try:
-            async with BrowserPool(settings.browser, None) as pool:
+            async with BrowserPool(settings.browser, None, local_site.LOOPBACK) as pool:
                 ctx = JourneyContext(settings, pool, tmp / "R", asyncio.Semaphore(4))
                 quick = settings.model_copy(update={"browser": settings.browser.model_copy(
                     update={"navigation_timeout_s": 2.0})})

@@ -14,9 +14,14 @@ import trustme
 
 from fixtures.simweb import build_population
 from hotline_audit.model import StabilityObservation, TlsFacts
+from hotline_audit.netguard import TargetPolicy
 from journeys.probes import observe_tls, tls_target
 
+from . import local_site
 from .conftest import COUNT, SEED
+
+# These servers run on loopback, which an audited site may not reach unless allowed.
+LOCAL = TargetPolicy(local_site.LOOPBACK.allow_hosts)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +41,8 @@ def served(cert: trustme.LeafCert, url_host: str = "127.0.0.1", **kw) -> TlsFact
         server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
         port = server.sockets[0].getsockname()[1]
         async with server:
-            return await observe_tls(f"https://{url_host}:{port}/", kw.pop("proxy", None), 5.0, **kw)
+            return await observe_tls(f"https://{url_host}:{port}/", kw.pop("proxy", None), 5.0,
+                                     policy=LOCAL, **kw)
 
     return asyncio.run(run())
 
@@ -87,8 +93,16 @@ def test_loopback_is_direct_even_with_a_proxy(ca):
 
 
 def test_nothing_listening_is_a_connect_failure():
-    facts = asyncio.run(observe_tls("https://127.0.0.1:9/", None, 5.0))
+    facts = asyncio.run(observe_tls("https://127.0.0.1:9/", None, 5.0, policy=LOCAL))
     assert facts.handshake_ok is False and facts.error_kind == "connect" and facts.side == "site"
+
+
+def test_no_handshake_with_the_auditors_own_network():
+    """A site whose https address is loopback, private or the metadata address is refused
+    before any connection (the default policy allows none of them)."""
+    for url in ("https://127.0.0.1:9/", "https://10.1.2.3/", "https://169.254.169.254/", "https://[::1]:9/"):
+        facts = asyncio.run(observe_tls(url, None, 5.0))
+        assert facts.handshake_ok is False and facts.error_kind == "private_address" and facts.side == "site", url
 
 
 def test_unreachable_proxy_is_our_side():
@@ -104,7 +118,7 @@ def test_hung_server_times_out():
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         async with server:
-            return await observe_tls(f"https://127.0.0.1:{port}/", None, 0.5)
+            return await observe_tls(f"https://127.0.0.1:{port}/", None, 0.5, policy=LOCAL)
 
     facts = asyncio.run(run())
     assert facts.handshake_ok is False and facts.error_kind == "timeout"
