@@ -70,7 +70,10 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
     load = obs.page_load
     attempts = [(p.ok, p.side, p.error_kind) for p in obs.probes]
     if load is not None:
-        attempts.append((load.ok, load.side, load.error_kind))
+        # A page that hung or looped counts against the site only once a control page showed
+        # our browser works (below); until then it is no attempt of the site's.
+        unproven = load.fault in CONTROLLED_FAULTS and not load.control_ok
+        attempts.append((load.ok, "tool" if unproven else load.side, load.error_kind))
     valid = [a for a in attempts if a[1] == "site"]
     tool_failures = len(attempts) - len(valid)
     failed = [kind or "navigation" for ok, _, kind in valid if not ok]

@@ -16,6 +16,7 @@ from scrapy import Spider
 from scrapy.crawler import CrawlerProcess
 
 from hotline_audit.config import CHROMIUM_ARGS, DEFAULT_CHROMIUM
+from hotline_audit.netguard import GuardProxy, TargetPolicy
 
 from .spider import HotlineSpider
 
@@ -66,8 +67,12 @@ class JsonLinesWriter:
 
 
 def run(hotlines: list[dict], out: Path, proxy: str | None, depth: int = 1, page_budget: int = 60,
-        chromium: str = DEFAULT_CHROMIUM) -> None:
-    settings = dict(SETTINGS, HOTLINE_AUDIT_OUT=str(out), ITEM_PIPELINES={"crawler.run.JsonLinesWriter": 100})
+        chromium: str = DEFAULT_CHROMIUM, allow_hosts: list[str] | None = None) -> None:
+    settings = dict(SETTINGS, HOTLINE_AUDIT_OUT=str(out), ITEM_PIPELINES={"crawler.run.JsonLinesWriter": 100},
+                    HOTLINE_AUDIT_ALLOW_HOSTS=list(allow_hosts or []),
+                    DOWNLOADER_MIDDLEWARES={"crawler.guard.GuardMiddleware": 50})
+    # What a rendered page asks for (scripts, frames, redirects) goes through a guard of its own.
+    guard = GuardProxy(TargetPolicy(allow_hosts or []), proxy).start()
     # Only pages that need JavaScript go through Chromium (scrapy-playwright); the rest are
     # plain HTTP. The browser gets the proxy at launch: it ignores per-request proxies.
     settings["DOWNLOAD_HANDLERS"] = {
@@ -76,14 +81,17 @@ def run(hotlines: list[dict], out: Path, proxy: str | None, depth: int = 1, page
     }
     settings["PLAYWRIGHT_LAUNCH_OPTIONS"] = {
         "executable_path": chromium, "args": CHROMIUM_ARGS, "headless": True,
-        **({"proxy": {"server": proxy}} if proxy else {}),
+        "proxy": {"server": guard.listen("crawler"), "bypass": "<-loopback>"},
     }
     settings["PLAYWRIGHT_MAX_CONTEXTS"] = 2
     settings["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] = 2  # a renderer process each: keep memory bounded
     settings["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] = 15_000
     process = CrawlerProcess(settings)
     process.crawl(HotlineSpider, hotlines=hotlines, proxy=proxy, page_budget=page_budget, start_depth=depth)
-    process.start()
+    try:
+        process.start()
+    finally:
+        guard.stop()
 
 
 def main() -> None:
@@ -94,9 +102,11 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=1)
     ap.add_argument("--page-budget", type=int, default=60)
     ap.add_argument("--chromium", default=DEFAULT_CHROMIUM)
+    ap.add_argument("--allow-host", action="append", default=[],
+                    help="a local host, address or network pages may reach (repeatable)")
     args = ap.parse_args()
     run(json.loads(args.hotlines.read_text(encoding="utf-8")), args.out, args.proxy, args.depth,
-        args.page_budget, args.chromium)
+        args.page_budget, args.chromium, args.allow_host)
 
 
 if __name__ == "__main__":

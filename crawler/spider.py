@@ -37,6 +37,7 @@ from .extract import (
     find_hotline_site,
     links_by_script,
 )
+from .guard import TargetRefused
 
 WECHAT_ONLY = re.compile(r"请在微信(客户端|中)打开")
 WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -427,6 +428,8 @@ def needs_browser(html: str) -> bool:
 
 
 def classify_failure(exc: BaseException, status: int | None) -> str:
+    if isinstance(exc, TargetRefused):  # the page pointed into the auditor's network
+        return "private_address"
     name = type(exc).__name__
     text = str(exc)
     if status == 412:

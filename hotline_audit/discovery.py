@@ -71,6 +71,8 @@ def _crawl(todo: Path, found: Path, settings: Settings, on_progress: Callable[[i
            "--page-budget", str(settings.discovery.page_budget), "--depth", str(settings.discovery.depth)]
     if settings.proxy:
         cmd += ["--proxy", settings.proxy]
+    for host in settings.network.allow_hosts:
+        cmd += ["--allow-host", host]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         while proc.poll() is None:

@@ -99,7 +99,13 @@ from . import citizen_js as js
 from .browser import Tab, shot_format
 from .capture import Capture
 from .netlog import TALKING_TYPES, NetRecord, Sent, submissions
-from .pageload import classify_browser_error, full_page_shot, stop_loading
+from .pageload import (
+    classify_browser_error,
+    full_page_shot,
+    page_fault,
+    page_responds,
+    stop_loading,
+)
 from .stability import JourneyContext, evidence_record
 from .verification import (
     CaptchaSolver,
@@ -340,6 +346,9 @@ class _Nav:
     # stability check's finding), or nothing came at all (a site not answering).
     answered: bool = False
     garbled: bool = False  # the page's words did not decode: no link can be read by its words
+    # The page froze the tab (busy or dialog loop), keeps reloading itself or sent the browser
+    # into the auditor's network (refused): the site's own failure, not a slow one.
+    fault: str | None = None
 
 
 @dataclass
@@ -517,11 +526,18 @@ async def _open(run: _Run, url: str, retries: int = 1, patient: bool = True) -> 
 async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
     assert run.tab is not None
     run.tab.events.navigations.clear()
+    events = run.tab.events
+    navs_before, dialogs_before = len(events.frame_navigations), events.dialogs
     timeout_ms = run.timeout_ms if patient else run.timeout_ms / NAV_PATIENCE
     try:
         response = await run.page.goto(url, wait_until="load", timeout=timeout_ms)
     except PlaywrightTimeout:
-        await stop_loading(run.tab.page)  # else the half-loaded page answers no script, no screenshot
+        # Stopped, else the half-loaded page answers no script, no screenshot; a page stuck in
+        # its own scripts is not touched again (the tab is discarded after the journey).
+        if not await stop_loading(run.tab.page):
+            fault = (page_fault(run.tab, [url, run.page.url], navs_before, dialogs_before)
+                     or ("unresponsive", "页面脚本卡死, 浏览器无法操作"))
+            return _faulted(run, url, fault)
         answered = bool(run.tab.events.navigations)
         what = "未加载完成" if answered else "没有任何应答"
         return _Nav(False, error=f"页面{timeout_ms / 1000:g}秒内{what} ({url})", timed_out=True, answered=answered)
@@ -531,11 +547,24 @@ async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
         return _Nav(False, error=message, side=side,  # type: ignore[arg-type]
                     retryable=side == "site" and kind in ("protocol", "connect"))
     await _settle(run)
+    fault = page_fault(run.tab, [url, run.page.url], navs_before, dialogs_before)
+    if fault is None and not await page_responds(run.page):
+        fault = "unresponsive", "页面加载后脚本卡死, 浏览器无法操作"
+    if fault is not None and fault[0] != "oversize":
+        return _faulted(run, url, fault)
     navs = run.tab.events.navigations
     status = navs[-1] if navs else (response.status if response else None)
     if status is not None and status >= 400:
         return _Nav(False, status, f"HTTP {status} ({url})", retryable=status >= 500)
     return _Nav(True, status)
+
+
+def _faulted(run: _Run, url: str, fault: tuple[str, str]) -> _Nav:
+    """A page that failed by its own doing (pageload.page_fault); a frozen tab is discarded."""
+    assert run.tab is not None
+    if fault[0] in ("unresponsive", "dialog_loop"):
+        run.tab.unfit = True
+    return _Nav(False, error=f"{fault[1]} ({url})", fault=fault[0])
 
 
 async def _eval(run: _Run, script: str, arg: Any = None) -> Any:
@@ -878,9 +907,13 @@ async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry
         raise _WantMobile()
     run.obs.url, run.obs.channel = homes[0] if homes else None, "h5" if mobile else "website"
     opened = [text for c in columns for text in c.opened]
-    if opened:  # the shot is of the homepage the verdict is about, not of the last column opened
+    frozen = any(p.fault in ("unresponsive", "dialog_loop") for p in problems)
+    if opened and not frozen:  # the shot is of the homepage the verdict is about, not of the last column opened
         await _open(run, homes[0], patient=False)
-    shot = await run.shot("no-entry") if homes else None
+    shot = await run.shot("no-entry") if homes and not frozen else None
+    if any(p.fault for p in problems) and not await run.ctx.browser.browser_works():
+        # Only a browser that works on a control page can call the page's failure its own.
+        problems = [replace(p, side="tool") if p.fault else p for p in problems]
     unopened = [nav for c in columns for nav in c.failed]
     unread = [p for p in problems if (p.timed_out and p.answered) or p.garbled]
     if any(p.side == "tool" for p in problems):

@@ -43,7 +43,7 @@ from hotline_audit.model import (
 
 from .browser import Tab, shot_format
 from .capture import Capture
-from .pageload import classify_browser_error, stop_loading
+from .pageload import classify_browser_error, page_fault, page_responds, stop_loading
 from .stability import JourneyContext, evidence_record
 
 CHECK = "findability"
@@ -421,6 +421,11 @@ def _excerpt(pattern: re.Pattern[str], text: str) -> str | None:
     return re.sub(r"\s+", " ", text[start:end if end >= 0 else len(text)]).strip()[:200]
 
 
+class _SiteStuck(Exception):
+    """The site's page froze the tab (a busy or dialog loop) or keeps replacing itself: nothing
+    more can be seen with it. Our browser passed a control page, so this is the site's doing."""
+
+
 class _ToolFailure(Exception):
     """Our browser died: stop the journey, never blame the hotline."""
 
@@ -649,9 +654,13 @@ class _Journey:
         timeout_s = self.nav_timeout_s * patience
         for attempt in range(2):
             seen = len(events.navigations)
+            navs_before, dialogs_before = len(events.frame_navigations), events.dialogs
             try:
                 response = await page.goto(url, wait_until="load", timeout=timeout_s * 1000)
             except PlaywrightTimeout:
+                if not await stop_loading(page):  # stuck in its own scripts or dialogs
+                    await self._stuck(page_fault(self.tab, [url, page.url], navs_before, dialogs_before)
+                                      or ("unresponsive", "页面脚本卡死, 浏览器无法操作"))
                 return False, f"页面在 {timeout_s:g} 秒内没有打开", "site"
             except PlaywrightError as exc:
                 if "interrupted by another navigation" in str(exc) and attempt == 0:
@@ -667,6 +676,13 @@ class _Journey:
                 await page.wait_for_load_state("load", timeout=self.settle_s * 1000)
             except PlaywrightTimeout:
                 pass
+            fault = page_fault(self.tab, [url, page.url], navs_before, dialogs_before)
+            if fault is None and not await page_responds(page):
+                fault = "unresponsive", "页面加载后脚本卡死, 浏览器无法操作"
+            if fault is not None and fault[0] != "oversize":
+                if fault[0] == "private_address":
+                    return False, fault[1], "site"
+                await self._stuck(fault)
             statuses = events.navigations[seen:]
             status = statuses[-1] if statuses else (response.status if response else None)
             if status is None or status < 400:
@@ -675,6 +691,15 @@ class _Journey:
             if status < 500:
                 break
         return False, error, "site"
+
+    async def _stuck(self, fault: tuple[str, str]) -> None:
+        """End the walk on a page that froze the tab or keeps reloading, once our browser has
+        shown on a control page that it works (else the failure is ours)."""
+        if fault[0] in ("unresponsive", "dialog_loop"):
+            self.tab.unfit = True
+        if not await self.ctx.browser.browser_works():
+            raise _ToolFailure(f"browser failed a control page after: {fault[1]}")
+        raise _SiteStuck(fault[1])
 
     async def shot(self, page: Page, name: str) -> str | None:
         """A viewport screenshot saved as evidence; its round-relative path."""
@@ -1160,6 +1185,14 @@ class _Journey:
             for entry in sorted(self.entries, key=lambda e: VIA_ORDER[e.via]):
                 await self.ask_all(entry, questions)
             await self.ask_unlinked(channels, questions)
+        except _SiteStuck as exc:
+            # What was seen stays; the page's own failure is recorded where it happened.
+            if not self.entries or self.home_error is not None:
+                self.home_error = str(exc)
+            else:
+                for entry in self.entries:
+                    if not entry.point.error and not any(a.entry_url == entry.url for a in self.attempts):
+                        entry.point.error = str(exc)
         except _ToolFailure as exc:
             return str(exc)
         return None
