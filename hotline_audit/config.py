@@ -114,10 +114,15 @@ class NetworkSettings(BaseModel):
         "loopback, private (RFC 1918), link-local (169.254/16, cloud metadata) or CGNAT; empty: "
         "none. Requests to the round's own proxy are never affected",
     )
+    max_page_mb: float = Field(
+        2.0, gt=0, description="an HTML page larger than this (bytes as sent) is cut there: it is "
+        "recorded as oversize and only its beginning is rendered, which keeps a round's memory "
+        "and time bounded (a 10 MB list page took a renderer 60 s to load). Real homepages are "
+        "well under 1 MB",
+    )
     max_response_mb: float = Field(
-        10.0, gt=0, description="a response (or, over https, a tunnel at 4x this) larger than "
-        "this is cut: a page that size is recorded as oversize and not rendered in full, which "
-        "keeps a round's memory bounded",
+        30.0, gt=0, description="any other response larger than this is cut; an https connection, "
+        "whose responses the guard cannot see one by one, at 4x this",
     )
 
 

@@ -231,10 +231,12 @@ class GuardProxy:
     hotline) that caused them."""
 
     def __init__(self, policy: TargetPolicy, upstream: str | None = None, connect_timeout_s: float = 15.0,
-                 max_response_bytes: int = 10_000_000) -> None:
+                 max_page_bytes: int = 2_000_000, max_response_bytes: int = 30_000_000) -> None:
         self.policy = policy
-        # One response (a tunnel: 4x, as it carries many) past this is cut, so a 60 MB page
-        # cannot take a renderer to gigabytes; the tab learns which URL was cut.
+        # An HTML page past ``max_page_bytes``, any other response past ``max_response_bytes``
+        # (a tunnel, which carries many unseen responses: 4x) is cut, so a 60 MB page cannot
+        # take a renderer to gigabytes; the tab learns which URL was cut.
+        self.max_page_bytes = max_page_bytes
         self.max_response_bytes = max_response_bytes
         self.upstream = _upstream(upstream)
         self.connect_timeout_s = connect_timeout_s
@@ -368,16 +370,15 @@ class GuardProxy:
                 self._fail(tag, host, failed.kind)
                 await _answer(writer, 502, "Bad Gateway", {FAILED_HEADER: failed.kind}, f"hotline-audit: {failed}")
                 return
-            limit = self.max_response_bytes * (4 if tunnel else 1)
             if tunnel and self.upstream is None:
                 writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
             else:
                 upstream.write(self._forward_head(method, target, url, lines, tunnel))
             if tunnel:  # an upstream proxy answers the CONNECT itself
-                complete = await _relay(reader, writer, up_reader, upstream, limit)
+                complete = await _relay(reader, writer, up_reader, upstream, self.max_response_bytes * 4)
             else:
                 await _copy_body(reader, upstream, lines)
-                complete = await _relay_response(up_reader, writer, limit)
+                complete = await _relay_response(up_reader, writer, self.max_page_bytes, self.max_response_bytes)
             if not complete:
                 with self._lock:
                     self._cut[tag].append(url)
@@ -548,9 +549,11 @@ async def _copy_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     await writer.drain()
 
 
-async def _relay_response(up_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, limit: int) -> bool:
+async def _relay_response(up_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, page_limit: int,
+                          limit: int) -> bool:
     """The response, with ``Connection: close`` so the client opens a new connection (and so
-    passes the check again) for its next request."""
+    passes the check again) for its next request; False when it was cut at its limit
+    (``page_limit`` for HTML, ``limit`` for anything else)."""
     while True:
         head = await up_r.readuntil(b"\r\n\r\n")
         first, *lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
@@ -561,7 +564,9 @@ async def _relay_response(up_r: asyncio.StreamReader, client_w: asyncio.StreamWr
                         + "\r\n\r\n").encode("latin-1"))
         if not informational:
             break
-    return await _pump(up_r, client_w, limit)
+    html = any(line.lower().startswith("content-type:") and ("html" in line.lower() or "xml" in line.lower())
+               for line in lines)
+    return await _pump(up_r, client_w, page_limit if html else limit)
 
 
 @contextlib.contextmanager

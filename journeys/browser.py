@@ -188,6 +188,7 @@ class BrowserPool:
                 "or set HOTLINE_AUDIT_BROWSER__EXECUTABLE to your Chromium."
             )
         self.guard = GuardProxy(TargetPolicy(self.network.allow_hosts), self.proxy,
+                                max_page_bytes=int(self.network.max_page_mb * 1_000_000),
                                 max_response_bytes=int(self.network.max_response_mb * 1_000_000)).start()
         self._pw = await async_playwright().start()
         try:

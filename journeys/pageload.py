@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
+from playwright.async_api import Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from hotline_audit.config import BrowserSettings
@@ -51,7 +52,9 @@ SITE_ERROR_KINDS = {
 DATED_ITEMS_JS = r"""
 () => {
   const re = /(20\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})/g;
-  const rows = document.querySelectorAll('li, tr, dd, dt, p, div');
+  // The first rows only: a page of 100,000 rows must not take a minute (its top is what a
+  // citizen sees, and where portals list their news).
+  const rows = Array.from(document.querySelectorAll('li, tr, dd, dt, p, div')).slice(0, 3000);
   const out = [];
   for (const row of rows) {
     const links = row.querySelectorAll('a');
@@ -131,7 +134,10 @@ def page_fault(tab: Tab, urls: list[str | None], navs_before: int = 0,
     for refusal in tab.refusals():
         if refusal.host in hosts:
             return "private_address", f"页面跳转{refusal.reason_zh}, 已拒绝访问 (redirects: {refusal.reason_en}; refused)"
-    cut = [u for u in tab.cut() if urlsplit(u).hostname in hosts]
+    # The document itself (a tunnel's cut is known only by its host: a page over https).
+    documents = {u.split("#")[0] for u in urls if u}
+    cut = [u for u in tab.cut() if u in documents or (u.startswith("https://") and urlsplit(u).path == "/"
+                                                       and urlsplit(u).hostname in hosts)]
     if cut:
         return "oversize", f"页面超过大小上限, 未完整加载 (page over the size limit, cut: {cut[0][:200]})"
     dialogs = tab.events.dialogs - dialogs_before
@@ -181,8 +187,7 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
     result = PageLoad(url=url, started_at=started, ok=False)
     message = ""
     try:
-        async with asyncio.timeout(settings.navigation_timeout_s + 5):
-            response = await page.goto(url, wait_until="load", timeout=settings.navigation_timeout_s * 1000)
+        response = await _goto_unless_cut(tab, url, settings.navigation_timeout_s)
         result.status = response.status if response else None
     except (PlaywrightTimeout, TimeoutError):
         result.error_kind, result.error = "timeout", f"page did not load within {settings.navigation_timeout_s:g} s"
@@ -269,6 +274,36 @@ async def _explain_unreadable(tab: Tab, result: PageLoad, exc: BaseException, na
         result.error = (str(exc).splitlines() or ["browser did not answer"])[0][:300]
 
 
+async def _goto_unless_cut(tab: Tab, url: str, timeout_s: float) -> Response | None:
+    """``page.goto`` to "load", or, once the guard has cut the document at the size limit,
+    stopped there: Chromium leaves a cut page "loading" for 20 s or more (measured) before its
+    load event, and Chromium's stop (CDP) did not end that wait; the page's own stop does."""
+    page = tab.page
+    nav = asyncio.ensure_future(page.goto(url, wait_until="load", timeout=timeout_s * 1000))
+
+    async def cut_seen() -> None:
+        while not (cut := tab.cut()) or not (url in cut or page.url in cut):
+            await asyncio.sleep(0.2)
+
+    watch = asyncio.ensure_future(cut_seen())
+    try:
+        done, _ = await asyncio.wait({nav, watch}, timeout=timeout_s + 5, return_when=asyncio.FIRST_COMPLETED)
+        if nav in done:
+            return nav.result()
+        if watch not in done:
+            raise TimeoutError
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            async with asyncio.timeout(RESPONSIVE_S):
+                await page.evaluate("window.stop()")
+        done, _ = await asyncio.wait({nav}, timeout=RESPONSIVE_S)
+        return nav.result() if nav in done else None
+    finally:
+        for task in (nav, watch):
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(nav, watch, return_exceptions=True)
+
+
 def _url_in(message: str) -> str | None:
     """The URL a Playwright navigation error names (``... at https://x/``)."""
     for word in message.split():
@@ -293,8 +328,12 @@ async def _observe_content(page: Page, result: PageLoad, settings: BrowserSettin
         await page.evaluate(DATED_ITEMS_JS), china_date(result.started_at)
     )
     if screenshot is not None:
-        height = await page.evaluate("() => document.documentElement.scrollHeight")
-        await full_page_shot(page, screenshot, settings, int(height or settings.viewport_height))
+        if result.fault == "oversize":  # the screen a citizen sees: a full-page picture would be slow
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(screenshot), timeout=15000, **shot_format(settings).options)
+        else:
+            height = await page.evaluate("() => document.documentElement.scrollHeight")
+            await full_page_shot(page, screenshot, settings, int(height or settings.viewport_height))
         result.screenshot = str(screenshot)
 
 

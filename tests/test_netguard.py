@@ -117,7 +117,7 @@ async def _portal(canary: str) -> tuple[web.AppRunner, str]:
                                    "/meta": metadata, "/big": big})
 
 
-ONLY_PORTAL = NetworkSettings(allow_hosts=["127.0.0.1"], max_response_mb=1.0)
+ONLY_PORTAL = NetworkSettings(allow_hosts=["127.0.0.1"], max_page_mb=1.0)
 
 
 @pytest.mark.browser
