@@ -18,6 +18,7 @@ from typing import Any
 from playwright.async_api import (
     Browser,
     BrowserContext,
+    CDPSession,
     ConsoleMessage,
     Dialog,
     Frame,
@@ -141,6 +142,9 @@ class Tab:
     tag: str = ""  # the context's listener on ``guard``
     # A page stuck in its own scripts or dialogs: the tab is discarded after this borrow.
     unfit: bool = False
+    # A CDP session to the page, opened once: asks whether the page answers (and stops it)
+    # without waiting for a navigation in progress, and is never detached (that can hang).
+    cdp: CDPSession | None = None
 
     def refusals(self) -> list[Refusal]:
         """Requests of this borrow refused because they aimed at the auditor's network."""
@@ -252,12 +256,13 @@ class BrowserPool:
         page = await context.new_page()
         if self.settings.small_windows:
             await shrink_window(context, page)
+        cdp = await asyncio.wait_for(context.new_cdp_session(page), CLOSE_TIMEOUT_S)
         events = PageEvents()
         _listen(page, events)
         context.on("page", lambda _: setattr(events, "popups", events.popups + 1))
         net = NetLog()
         net.attach(context)
-        return Tab(context, page, events, mobile=mobile, net=net, guard=self.guard, tag=tag)
+        return Tab(context, page, events, mobile=mobile, net=net, guard=self.guard, tag=tag, cdp=cdp)
 
     async def _take(self, mobile: bool) -> Tab:
         if not mobile:

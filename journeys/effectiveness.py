@@ -105,6 +105,7 @@ from .pageload import (
     page_fault,
     page_responds,
     stop_loading,
+    unreachable_kind,
 )
 from .stability import JourneyContext, evidence_record
 from .verification import (
@@ -534,7 +535,7 @@ async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
     except PlaywrightTimeout:
         # Stopped, else the half-loaded page answers no script, no screenshot; a page stuck in
         # its own scripts is not touched again (the tab is discarded after the journey).
-        if not await stop_loading(run.tab.page):
+        if not await stop_loading(run.tab.page, run.tab.cdp, len(events.frame_navigations) > navs_before):
             fault = (page_fault(run.tab, [url, run.page.url], navs_before, dialogs_before)
                      or ("unresponsive", "页面脚本卡死, 浏览器无法操作"))
             return _faulted(run, url, fault)
@@ -543,17 +544,19 @@ async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
         return _Nav(False, error=f"页面{timeout_ms / 1000:g}秒内{what} ({url})", timed_out=True, answered=answered)
     except PlaywrightError as exc:
         message = str(exc).splitlines()[0][:300]
-        kind, side = classify_browser_error(message)
+        kind, side = unreachable_kind(run.tab, [url, run.page.url]) or classify_browser_error(message)
         return _Nav(False, error=message, side=side,  # type: ignore[arg-type]
                     retryable=side == "site" and kind in ("protocol", "connect"))
     await _settle(run)
     fault = page_fault(run.tab, [url, run.page.url], navs_before, dialogs_before)
-    if fault is None and not await page_responds(run.page):
+    if fault is None and not await page_responds(run.page, run.tab.cdp):
         fault = "unresponsive", "页面加载后脚本卡死, 浏览器无法操作"
     if fault is not None and fault[0] != "oversize":
         return _faulted(run, url, fault)
     navs = run.tab.events.navigations
     status = navs[-1] if navs else (response.status if response else None)
+    if status is not None and status >= 500 and (mapped := unreachable_kind(run.tab, [url, run.page.url])):
+        return _Nav(False, status, f"{mapped[0]}: HTTP {status} ({url})", side=mapped[1])  # type: ignore[arg-type]
     if status is not None and status >= 400:
         return _Nav(False, status, f"HTTP {status} ({url})", retryable=status >= 500)
     return _Nav(True, status)
@@ -608,8 +611,8 @@ async def _press(run: _Run, selector: str) -> None:
     await events.settle(quiet_s=0.15, max_s=run.timeout_ms / 1000)
     try:
         await run.page.wait_for_load_state("load", timeout=run.timeout_ms)
-    except PlaywrightTimeout:
-        await stop_loading(run.tab.page)
+    except PlaywrightTimeout:  # whether its document came is not known here: only stopped
+        await stop_loading(run.tab.page, run.tab.cdp, committed=False)
     await _settle(run)
 
 

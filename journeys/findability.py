@@ -43,7 +43,13 @@ from hotline_audit.model import (
 
 from .browser import Tab, shot_format
 from .capture import Capture
-from .pageload import classify_browser_error, page_fault, page_responds, stop_loading
+from .pageload import (
+    classify_browser_error,
+    page_fault,
+    page_responds,
+    stop_loading,
+    unreachable_kind,
+)
 from .stability import JourneyContext, evidence_record
 
 CHECK = "findability"
@@ -658,7 +664,7 @@ class _Journey:
             try:
                 response = await page.goto(url, wait_until="load", timeout=timeout_s * 1000)
             except PlaywrightTimeout:
-                if not await stop_loading(page):  # stuck in its own scripts or dialogs
+                if not await stop_loading(page, self.tab.cdp, len(events.frame_navigations) > navs_before):  # stuck in its own scripts or dialogs
                     await self._stuck(page_fault(self.tab, [url, page.url], navs_before, dialogs_before)
                                       or ("unresponsive", "页面脚本卡死, 浏览器无法操作"))
                 return False, f"页面在 {timeout_s:g} 秒内没有打开", "site"
@@ -668,8 +674,9 @@ class _Journey:
                 if "ERR_ABORTED" in str(exc):
                     # A dying browser aborts its loads before it reports itself gone: look again.
                     await asyncio.sleep(0.5)
-                kind, side = self._check_alive(exc)
-                return False, f"{kind}: {_first_line(exc)}", side
+                mapped = unreachable_kind(self.tab, [url, page.url])
+                kind, side = mapped if mapped else self._check_alive(exc)
+                return False, f"{kind}: {_first_line(exc)}", "tool" if side == "tool" else "site"
             # JS challenges reload the page and single-page apps fetch their content after "load".
             await events.settle(quiet_s=QUIET_S, max_s=self.settle_s)
             try:
@@ -677,7 +684,7 @@ class _Journey:
             except PlaywrightTimeout:
                 pass
             fault = page_fault(self.tab, [url, page.url], navs_before, dialogs_before)
-            if fault is None and not await page_responds(page):
+            if fault is None and not await page_responds(page, self.tab.cdp):
                 fault = "unresponsive", "页面加载后脚本卡死, 浏览器无法操作"
             if fault is not None and fault[0] != "oversize":
                 if fault[0] == "private_address":
@@ -688,6 +695,8 @@ class _Journey:
             if status is None or status < 400:
                 return True, None, "site"
             error = f"HTTP {status}"
+            if (mapped := unreachable_kind(self.tab, [url, page.url])) and status >= 500:
+                return False, f"{mapped[0]}: {error}", "tool" if mapped[1] == "tool" else "site"
             if status < 500:
                 break
         return False, error, "site"
@@ -907,7 +916,8 @@ class _Journey:
                 state = await self.wait(watch, box.frame, time.monotonic(), deadline)
             attempt.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
             if state == "timeout":  # stop the hung load, so what the person sees can be read
-                await stop_loading(watch.target(page, box.frame)[0])
+                # (whether the results' document came is not known: stopped, not asked)
+                await stop_loading(watch.target(page, box.frame)[0], committed=False)
             await self.read_results(attempt, entry, watch, box.frame, state, before_links)
         finally:
             watch.close()

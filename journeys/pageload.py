@@ -9,8 +9,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from playwright.async_api import CDPSession, Page, Response
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from hotline_audit.config import BrowserSettings
@@ -92,14 +92,19 @@ REFRESH_LOOP = 4
 CONTROLLED_FAULTS = ("unresponsive", "dialog_loop", "refresh_loop")
 
 
-async def page_responds(page: Page, timeout_s: float = RESPONSIVE_S) -> bool:
+async def page_responds(page: Page, cdp: CDPSession | None = None, timeout_s: float = RESPONSIVE_S) -> bool:
     """Whether the page runs a trivial script within ``timeout_s``: False when its main thread
-    is stuck (a busy loop) or it is gone. A navigation in between counts as answering."""
+    is stuck (a busy loop, a dialog loop) or it is gone. Asked through the tab's own CDP
+    session (``Tab.cdp``) where there is one: Playwright's evaluate waits for a navigation in
+    progress, so a page merely waiting for a slow server would look stuck."""
     if page.is_closed():
         return False
     try:
         async with asyncio.timeout(timeout_s):
-            await page.evaluate("0")
+            if cdp is not None:
+                await cdp.send("Runtime.evaluate", {"expression": "0", "returnByValue": True})
+            else:
+                await page.evaluate("0")
         return True
     except TimeoutError:
         return False
@@ -107,21 +112,28 @@ async def page_responds(page: Page, timeout_s: float = RESPONSIVE_S) -> bool:
         return "context was destroyed" in str(exc) or "navigation" in str(exc).lower()
 
 
-async def stop_loading(page: Page) -> bool:
+async def stop_loading(page: Page, cdp: CDPSession | None = None, committed: bool = True) -> bool:
     """Stop a page that is still loading (Chromium's stop button), so it answers scripts and
-    screenshots. False when the page is stuck in its own scripts (nothing is sent to it then:
-    a CDP session to such a page never detaches) or gone; the caller discards the tab."""
-    if not await page_responds(page):
+    screenshots. False when the page is stuck in its own scripts (nothing more is sent to it
+    then: a CDP session to such a page never detaches) or gone; the caller discards the tab.
+
+    ``committed``: whether the navigation's document arrived. Before that the page cannot be
+    stuck in its scripts, and DevTools holds messages to it until the navigation ends, so it
+    is only stopped, through a session of its own (as before there was a tab session)."""
+    if committed and not await page_responds(page, cdp):
         return False
     try:
         async with asyncio.timeout(RESPONSIVE_S):
-            cdp = await page.context.new_cdp_session(page)
-            try:
+            if cdp is not None and committed:
                 await cdp.send("Page.stopLoading")
+                return True
+            session = await page.context.new_cdp_session(page)
+            try:
+                await session.send("Page.stopLoading")
             finally:
-                await cdp.detach()
+                await session.detach()
     except (PlaywrightError, TimeoutError):
-        return await page_responds(page)
+        return not committed or await page_responds(page, cdp)
     return True
 
 
@@ -149,16 +161,16 @@ def page_fault(tab: Tab, urls: list[str | None], navs_before: int = 0,
     return None
 
 
-def unreachable_kind(tab: Tab, url: str, message: str) -> tuple[str, str] | None:
-    """(error_kind, side) for a navigation that failed at our guard proxy: the target's own
-    failure (no such name, refused connection) or the round's proxy's (ours)."""
-    if "ERR_TUNNEL_CONNECTION_FAILED" not in message and "chrome-error" not in message \
-            and "ERR_PROXY" not in message:
-        return None
-    kind = tab.unreachable(urlsplit(url).hostname or "")
-    if kind is None:
-        return None
-    return ("proxy", "tool") if kind == "proxy" else (kind, "site")
+def unreachable_kind(tab: Tab, urls: list[str | None]) -> tuple[str, str] | None:
+    """(error_kind, side) when our guard proxy could not reach one of these URLs' hosts this
+    borrow: the target's own failure (dns, connect, timeout: the site's) or the round's proxy's
+    (``proxy``: ours). Chromium only sees the guard's refusal (a tunnel failure, an error page
+    or a 502), so this is what tells the two apart."""
+    for url in urls:
+        kind = tab.unreachable(urlsplit(url).hostname or "") if url else None
+        if kind is not None:
+            return ("proxy", "tool") if kind == "proxy" else (kind, "site")
+    return None
 
 
 def newest_date(triples: list[list[int]], today: date) -> tuple[int, str | None]:
@@ -193,7 +205,7 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
         result.error_kind, result.error = "timeout", f"page did not load within {settings.navigation_timeout_s:g} s"
     except PlaywrightError as exc:
         message = str(exc).splitlines()[0][:300]
-        result.error_kind, result.side = unreachable_kind(tab, url, message) or classify_browser_error(message)
+        result.error_kind, result.side = unreachable_kind(tab, [url, _url_in(message)]) or classify_browser_error(message)
         result.error = message
     result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
 
@@ -209,15 +221,18 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
         except PlaywrightError as exc:
             result.error_kind, result.side = classify_browser_error(str(exc))
             result.error = str(exc).splitlines()[0][:300]
-        responsive = await page_responds(page)
+        responsive = await page_responds(page, tab.cdp)
     elif result.error_kind == "timeout":
         # Stop the navigation so what the citizen sees after the timeout can be captured.
-        responsive = await stop_loading(tab.page)
+        responsive = await stop_loading(tab.page, tab.cdp, len(tab.events.frame_navigations) > navs_before)
 
     result.navigations = list(tab.events.navigations)
     if result.navigations:
         result.status = result.navigations[-1]
     result.final_url = page.url if not page.is_closed() else None
+    if (result.status or 0) >= 500 and (mapped := unreachable_kind(tab, [url, result.final_url])):
+        result.error_kind, result.side = mapped  # the guard's 502, not the site's
+        result.error = f"{'proxy' if mapped[1] == 'tool' else 'site'} unreachable ({mapped[0]}): HTTP {result.status}"
     fault = page_fault(tab, [url, result.final_url, _url_in(message)], navs_before, dialogs_before)
     if fault is None and not responsive and not page.is_closed():
         fault = "unresponsive", "页面脚本卡死, 浏览器无法操作 (the page's scripts never let go of the browser)"
@@ -262,7 +277,7 @@ async def _explain_unreadable(tab: Tab, result: PageLoad, exc: BaseException, na
     """The page loaded but could not be read: its own doing (it went busy, looped its dialogs
     or kept reloading) or the browser's (tool)."""
     fault = page_fault(tab, [result.url, result.final_url], navs_before, dialogs_before)
-    if fault is None and not await page_responds(tab.page):
+    if fault is None and not await page_responds(tab.page, tab.cdp):
         fault = "unresponsive", "页面加载后脚本卡死, 浏览器无法操作 (the page went busy after loading)"
     if fault is not None:
         result.ok, result.fault, result.side = False, fault[0], "site"

@@ -14,6 +14,7 @@ from hotline_audit.config import load_settings
 from hotline_audit.discovery import run_discovery
 from hotline_audit.model import Hotline
 
+from . import local_site
 from .local_site import serve
 
 # The 344-portal crawl takes ~1.5 min alone and several minutes on a busy machine.
@@ -214,7 +215,8 @@ def test_downloads_are_stopped_at_their_headers(tmp_path):
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
-        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}",
+                                 network=local_site.LOOPBACK.model_dump())
         found = run_discovery([Hotline(hotline_id="local", name="本地", province="江苏", city="南京",
                                        website=f"http://127.0.0.1:{port}/")], settings, tmp_path)
     finally:
@@ -293,7 +295,8 @@ def test_a_site_unlike_simweb_by_meaning_forms_scripts_and_routes(tmp_path):
               "/a/xjgk/": page(letter), "/a/khd/": page("<p>下载客户端</p>"), "/b/": page(spa)}
 
     with served_in_thread(routes) as base:
-        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}",
+                                 network=local_site.LOOPBACK.model_dump())
         hotlines = [Hotline(hotline_id=h, name="本地", province="江苏", city="南京", website=f"{base}/{h}/")
                     for h in ("a", "b")]
         found = run_discovery(hotlines, settings, tmp_path)
@@ -363,7 +366,8 @@ def test_links_a_script_file_draws_are_read_from_the_rendered_entry_page(tmp_pat
         "/d/xx/": reply(letter), "/d/cx/": reply(lookup),
     }
     with served_in_thread(routes) as base:
-        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}",
+                                 network=local_site.LOOPBACK.model_dump())
         hotlines = [Hotline(hotline_id=h, name="本地", province="江苏", city="南京", website=f"{base}/{h}/")
                     for h in ("c", "d", "e")]
         hotlines.append(Hotline(hotline_id="w", name="本地", province="江苏", city="南京", h5=f"{base}/w/"))
