@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import ValidationError, ValidationInfo, field_validator
 
+from .files import csv_text
 from .model import Hotline
 
 REQUIRED = ("hotline_id", "name", "province", "city")  # header check for CSV
@@ -235,7 +236,10 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         for row in reader:
             if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
                 continue  # blank line
-            rows.append((first_line(reader.line_num, row), row))
+            # A registry this tool wrote (simweb registry, a round's own files) has a ' before
+            # text that would be a spreadsheet formula: read the value as it was.
+            rows.append((first_line(reader.line_num, row),
+                         {k: csv_text(v) if isinstance(v, str) else v for k, v in row.items()}))
     except csv.Error as exc:  # a cell of more than csv.field_size_limit() characters
         # DictReader.line_num is its last good row's; the reader under it knows the bad line
         raise RegistryError(path, [f"line {reader.reader.line_num}: not a readable CSV row ({exc})"]) from None

@@ -191,6 +191,14 @@ def test_a_cell_too_big_for_csv_is_a_problem_not_a_traceback(tmp_path):
     assert problems(path) == ["line 3: not a readable CSV row (field larger than field limit (131072))"]
 
 
+def test_a_registry_we_wrote_reads_back_as_it_was(tmp_path):
+    """csv_bytes writes '=1+1' as "'=1+1" for spreadsheets; the registry reads the value."""
+    path = one_row(tmp_path, name="=1+1", city="@SUM(A1)", tier="-1.5", merge_mode="+cmd")
+    assert "'=1+1" in path.read_text(encoding="utf-8")
+    h = load_registry(path)[0]
+    assert (h.name, h.city, h.tier, h.merge_mode) == ("=1+1", "@SUM(A1)", "-1.5", "+cmd")
+
+
 def test_yaml_rows_follow_the_same_rules(tmp_path):
     path = write(tmp_path, "r.yaml", "- {hotline_id: a, name: 甲, province: 江苏省, city: 南京, h5: 'javascript:alert(1)'}\n"
                                      "- {hotline_id: b, name: \"乙\\0\", province: 江苏省, city: 南京}\n")
