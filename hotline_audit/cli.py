@@ -103,7 +103,8 @@ def run_interruptibly(coro: Coroutine[Any, Any, object]) -> None:
 def fail(message: str, code: int = 2) -> typer.Exit:
     # Messages quote the user's input (a registry's URL, a hotline id): "[/b]" in it is text,
     # not rich markup that would end the command in a MarkupError.
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    # One line however long, so that a path in it can be copied whole.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -310,6 +311,8 @@ def discover(
     except KeyboardInterrupt:
         status = "interrupted"
         raise typer.Exit(130) from None
+    except RuntimeError as exc:  # our own tooling broke (e.g. the crawler): say so, no traceback
+        raise fail(f"discovery stopped on our side: {exc}", code=1) from None
     finally:
         store.finish_round(run_id, status)
     paths = write_round_outputs(store, round_name, plan.round_dir)

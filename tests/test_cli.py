@@ -77,6 +77,28 @@ def test_a_script_url_or_a_pasted_essay_stops_the_round_before_it_starts(workdir
         assert_nothing_written(workdir)
 
 
+@pytest.mark.parametrize("command", ["audit", "discover"])
+def test_a_crawler_that_fetched_nothing_stops_the_round_in_one_line(workdir, monkeypatch, command):
+    """Only a crawl that recorded no page and no failure for any hotline stops the round: our
+    side is broken. The auditor reads one line naming the crawler's last words and its log."""
+    from hotline_audit import discovery
+
+    def broken_crawl(todo, found, settings, on_progress, log):
+        log.write_text('Traceback (most recent call last):\n  File "crawler/run.py", line 1, in <module>\n'
+                       "ValueError: the crawler broke\n", encoding="utf-8")
+
+    monkeypatch.setattr(discovery, "_crawl", broken_crawl)
+    args = ["--only", "stability"] if command == "audit" else []
+    r = runner.invoke(app, [command, "--registry", "registry.csv", "--round", "r1", *args])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output and "File " not in r.output
+    said = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(said) == 1, r.output
+    assert "discovery fetched nothing: the crawler recorded no page and no failure for any of 1 hotlines" in said[0]
+    assert "the crawler's last line: ValueError: the crawler broke" in said[0]
+    assert str(Path("runs") / "r1" / "discovery" / "crawler.log") in said[0]
+
+
 def test_unknown_hotline_id(workdir):
     r = audit("--registry", "registry.csv", "--round", "r1", "--hotlines", "nj,shanghai")
     assert r.exit_code == 2 and "shanghai" in r.output
