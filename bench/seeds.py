@@ -12,7 +12,6 @@ seed is a bug in the product or in gold, never noise. Also writes ``OUT/seeds.js
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fixtures.simweb import build_population, gold_rows  # noqa: E402
 from fixtures.simweb.gold import CHANNEL_KINDS  # noqa: E402
+from hotline_audit.files import read_csv  # noqa: E402
 
 CHECKS = ("stability", "findability", "effectiveness")
 GOOD = {"ok", "solved"}
@@ -33,12 +33,10 @@ PROBLEMS = {"down", "degraded", "nowhere_to_search", "inaccurate_search", "canno
 
 def compare(round_dir: Path, seed: int, count: int) -> dict:
     gold = gold_rows(build_population(seed, count))
-    with (round_dir / "verdicts.csv").open(encoding="utf-8") as f:
-        got = {(r["hotline_id"], r["check"]): r for r in csv.DictReader(f)}
-    with (round_dir / "channels.csv").open(encoding="utf-8") as f:
-        found: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for r in csv.DictReader(f):
-            found[(r["hotline_id"], r["kind"])].add(r["value"])
+    got = {(r["hotline_id"], r["check"]): r for r in read_csv(round_dir / "verdicts.csv")}
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in read_csv(round_dir / "channels.csv"):  # values as found, before the CSV's formula guard
+        found[(r["hotline_id"], r["kind"])].add(r["value"])
     hotlines = sorted({g["hotline_id"] for g in gold})
     table: dict[str, list[int]] = {}
     misses: list[str] = []

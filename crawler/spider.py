@@ -76,19 +76,37 @@ class HotlineSpider(scrapy.Spider):
         crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
         return spider
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[Any]:
         for h in self.hotlines:
-            hid = h["hotline_id"]
-            entry = h.get("website") or h.get("h5")
-            if entry:
-                hosts = {urlsplit(u).hostname for u in (h.get("website"), h.get("h5")) if u}
-                yield self.page(entry, hid, hosts, self.start_depth, h5=not h.get("website"), entry=True)
-            elif h.get("gov_portal"):
-                # No known website: look for the hotline's link on the city government portal.
-                meta = {"hotline_id": hid, "hosts": {urlsplit(h["gov_portal"]).hostname}, "depth_left": 0,
-                        "h5": False, "portal": True, **({"proxy": self.proxy} if self.proxy else {})}
-                yield self.track(scrapy.Request(h["gov_portal"], callback=self.parse_portal, errback=self.failed,
-                                                meta=meta, dont_filter=True))
+            # One hotline's entry that cannot even become a request (a URL Scrapy refuses) is
+            # that hotline's failure; an exception here would end start() and no hotline after
+            # it would be crawled.
+            try:
+                request = self.entry_request(h)
+            except Exception as exc:  # noqa: BLE001 (reported as an item, the crawl goes on)
+                url = h.get("website") or h.get("h5") or h.get("gov_portal") or ""
+                yield {"type": "failure", "hotline_id": h["hotline_id"], "url": url, "kind": "bad_url",
+                       "reason": f"{type(exc).__name__}: {exc}"[:200]}
+                yield {"type": "done", "hotline_id": h["hotline_id"], "pages": 0}
+                continue
+            if request is not None:
+                yield request
+
+    def entry_request(self, h: dict[str, Any]) -> scrapy.Request | None:
+        """The first request of a hotline: its known website (or H5 site), or else its city
+        government portal; raises ValueError for a URL that is none."""
+        hid = h["hotline_id"]
+        entry = h.get("website") or h.get("h5")
+        if entry:
+            hosts = {urlsplit(u).hostname for u in (h.get("website"), h.get("h5")) if u}
+            return self.page(entry, hid, hosts, self.start_depth, h5=not h.get("website"), entry=True)
+        if h.get("gov_portal"):
+            # No known website: look for the hotline's link on the city government portal.
+            meta = {"hotline_id": hid, "hosts": {urlsplit(h["gov_portal"]).hostname}, "depth_left": 0,
+                    "h5": False, "portal": True, **({"proxy": self.proxy} if self.proxy else {})}
+            return self.track(scrapy.Request(h["gov_portal"], callback=self.parse_portal, errback=self.failed,
+                                             meta=meta, dont_filter=True))
+        return None
 
     # -- bookkeeping: a hotline is done when none of its requests is in flight -----------------
 

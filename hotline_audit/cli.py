@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .config import Settings, load_settings
@@ -100,7 +101,10 @@ def run_interruptibly(coro: Coroutine[Any, Any, object]) -> None:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # Messages quote the user's input (a registry's URL, a hotline id): "[/b]" in it is text,
+    # not rich markup that would end the command in a MarkupError.
+    # One line however long, so that a path in it can be copied whole.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -142,9 +146,9 @@ def plan_round(registry: Path, round_name: str, settings: Settings, hotlines: st
             err.print(message, highlight=False)
         rounds.check_output_dir(plan.round_dir)  # the last check: it creates the folder
     except RegistryError as exc:
-        err.print(f"[bold red]error:[/] registry {exc.path} is not usable:", highlight=False)
+        err.print(f"[bold red]error:[/] registry {escape(str(exc.path))} is not usable:", highlight=False)
         for problem in exc.problems[:50]:
-            err.print(f"  - {problem}", highlight=False)
+            err.print(f"  - {problem}", markup=False, highlight=False)  # they quote the sheet's values
         if len(exc.problems) > 50:
             err.print(f"  … and {len(exc.problems) - 50} more", highlight=False)
         err.print("Nothing was imported or audited.")
@@ -307,6 +311,8 @@ def discover(
     except KeyboardInterrupt:
         status = "interrupted"
         raise typer.Exit(130) from None
+    except RuntimeError as exc:  # our own tooling broke (e.g. the crawler): say so, no traceback
+        raise fail(f"discovery stopped on our side: {exc}", code=1) from None
     finally:
         store.finish_round(run_id, status)
     paths = write_round_outputs(store, round_name, plan.round_dir)

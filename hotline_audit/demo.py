@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ from fixtures.simweb import build_population, gold_rows, population_rates, regis
 
 from .audit import RoundPlan
 from .config import load_settings
-from .files import csv_bytes, write_atomically
+from .files import csv_bytes, read_csv, write_atomically
 from .simweb_process import simweb_process
 
 console = Console(soft_wrap=True)  # a wrapped path cannot be copied
@@ -79,8 +78,7 @@ def _rate(count: int, of: int) -> str:
 
 
 def gold_agreement(verdicts_csv: Path, gold: list[dict[str, str]], check: str) -> tuple[int, int]:
-    with verdicts_csv.open(encoding="utf-8") as f:
-        got = {(r["hotline_id"], r["check"]): r["verdict"] for r in csv.DictReader(f)}
+    got = {(r["hotline_id"], r["check"]): r["verdict"] for r in read_csv(verdicts_csv)}
     expected = [(g["hotline_id"], g["verdict"]) for g in gold if g["check"] == check]
     agree = sum(1 for hid, verdict in expected if got.get((hid, check)) == verdict)
     return agree, len(expected)

@@ -22,6 +22,8 @@ from .config import Settings
 from .files import write_atomically
 from .model import Hotline
 
+CRAWLER_LOG = "crawler.log"  # the crawler's stderr, beside its findings
+
 
 def crawl_entries(hotlines: list[Hotline]) -> list[dict[str, str]]:
     """What the crawler starts from: a known website, or else a WeChat H5 site, or else the city
@@ -48,15 +50,17 @@ def run_discovery(
     todo_entries = [e for e in entries if e["hotline_id"] not in finished]
     todo = work_dir / "discovery-input.json"
     todo.write_text(json.dumps(todo_entries, ensure_ascii=False), encoding="utf-8")
-    stderr = ""
     if todo_entries:
-        stderr = _crawl(todo, found, settings, on_progress)
+        _crawl(todo, found, settings, on_progress, work_dir / CRAWLER_LOG)
     on_progress(len(entries))
     items = read_items(found)
-    if todo_entries and not any(i.get("type") in ("page", "failure") and i.get("hotline_id") in
-                                {e["hotline_id"] for e in todo_entries} for i in items):
-        # Not one page fetched nor one failure recorded: the crawler itself is broken.
-        raise RuntimeError(f"discovery fetched nothing; crawler output: {stderr.strip()[-800:] or 'none'}")
+    todo_ids = {e["hotline_id"] for e in todo_entries}
+    if todo_ids and not any(i.get("type") in ("page", "failure") and i.get("hotline_id") in todo_ids
+                            for i in items):
+        # Not one page fetched nor one failure recorded, for any hotline: the crawler itself is
+        # broken. A hotline whose site fetches nothing has a failure item, its own finding.
+        raise RuntimeError(f"discovery fetched nothing: the crawler recorded no page and no failure for any of "
+                           f"{len(todo_ids)} hotlines{_crawler_said(work_dir / CRAWLER_LOG)}")
     discovery = resolve(items)
     for h in hotlines:  # what the registry says is a channel even when the site never answers
         have = {(c.kind, c.value) for c in discovery.channels[h.hotline_id]}
@@ -66,26 +70,38 @@ def run_discovery(
     return discovery
 
 
-def _crawl(todo: Path, found: Path, settings: Settings, on_progress: Callable[[int], None]) -> str:
+def _crawl(todo: Path, found: Path, settings: Settings, on_progress: Callable[[int], None], log: Path) -> None:
+    """Run the crawler child process; what it says (Scrapy's errors, a traceback) goes to ``log``
+    for whoever needs it, not onto the auditor's screen."""
     cmd = [sys.executable, "-m", "crawler.run", str(todo), str(found), "--chromium", settings.browser.executable,
            "--page-budget", str(settings.discovery.page_budget), "--depth", str(settings.discovery.depth)]
     if settings.proxy:
         cmd += ["--proxy", settings.proxy]
     for host in settings.network.allow_hosts:
         cmd += ["--allow-host", host]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        while proc.poll() is None:
-            on_progress(len(finished_hotlines(found)))
-            time.sleep(0.5)
-    except BaseException:
-        proc.terminate()
-        proc.wait(timeout=30)
-        raise
-    stderr = proc.stderr.read() if proc.stderr else ""
+    with log.open("w", encoding="utf-8") as said:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=said, text=True)
+        try:
+            while proc.poll() is None:
+                on_progress(len(finished_hotlines(found)))
+                time.sleep(0.5)
+        except BaseException:
+            proc.terminate()
+            proc.wait(timeout=30)
+            raise
     if proc.returncode != 0:
-        raise RuntimeError(f"discovery crawl failed (exit {proc.returncode}): {stderr.strip()[-500:]}")
-    return stderr
+        raise RuntimeError(f"discovery crawl failed (exit {proc.returncode}){_crawler_said(log)}")
+
+
+def _crawler_said(log: Path) -> str:
+    """The crawler's last words for a one-line message (a traceback's last line names the
+    error), and where the rest is."""
+    lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+             if line.strip()] if log.exists() else []
+    if not lines:
+        return "; the crawler printed nothing"
+    last = lines[-1] if len(lines[-1]) <= 200 else lines[-1][:199] + "…"
+    return f"; the crawler's last line: {last} (all of its output: {log})"
 
 
 def read_items(path: Path) -> list[dict[str, Any]]:

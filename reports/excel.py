@@ -17,7 +17,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from hotline_audit.files import write_atomically
+from hotline_audit.files import FORMULA_STARTS, write_atomically
 from hotline_audit.model import VERDICT_LABELS_ZH
 from hotline_audit.store import RoundData
 
@@ -68,6 +68,9 @@ class Book:
         if isinstance(value, str):
             c.value = ILLEGAL_CHARACTERS_RE.sub("", self.redact(value))[:MAX_CELL]
             c.data_type = "s"  # "=cmd|..." from a page must stay text, never a formula
+            # Excel's own mark for text that looks like a formula (what typing '=1+1 sets): it
+            # stays text even after a reader edits the cell and presses Enter.
+            c.quotePrefix = c.value.startswith(FORMULA_STARTS)
         elif hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
             c.value = value.replace(tzinfo=None)  # Excel has no time zones: columns say UTC
         else:

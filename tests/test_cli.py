@@ -54,9 +54,60 @@ def test_malformed_registry_names_line_and_field(workdir):
     assert_nothing_written(workdir)
 
 
+def test_a_script_url_or_a_pasted_essay_stops_the_round_before_it_starts(workdir):
+    """The reviewer's registry: javascript:alert(1) as the first row's website (it once became
+    http://javascript:alert(1)/ and sank the whole round's discovery), a 5,000-character name."""
+    rows = ("hotline_id,name,province,city,website\n"
+            "js,脚本,江苏省,南京,javascript:alert(1)\n"
+            "nj,南京12345,江苏省,南京,http://www.nj12345.gov.cn.test/\n"
+            f"long,{'长' * 5000},江苏省,苏州,www.sz12345.gov.cn.test\n"
+            "trick,诈骗,江苏省,无锡,http://gov.cn@evil.test/[/bold]\n")
+    (workdir / "bad.csv").write_text(rows, encoding="utf-8")
+    for command in ("audit", "discover"):
+        r = runner.invoke(app, [command, "--registry", "bad.csv", "--round", "r1"])
+        said = " ".join(r.output.split())  # rich wraps long lines
+        assert r.exit_code == 2, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit)  # no traceback
+        assert "Traceback" not in r.output
+        assert "registry bad.csv is not usable" in said
+        assert "line 2: field 'website': not an http(s) URL: 'javascript:alert(1)'" in said
+        assert "line 4: field 'name': too long: at most 100 characters, this one has 5,000" in said
+        assert "line 5: field 'website': 'http://gov.cn@evil.test/[/bold]' has a user name or password" in said
+        assert "Nothing was imported" in said
+        assert_nothing_written(workdir)
+
+
+@pytest.mark.parametrize("command", ["audit", "discover"])
+def test_a_crawler_that_fetched_nothing_stops_the_round_in_one_line(workdir, monkeypatch, command):
+    """Only a crawl that recorded no page and no failure for any hotline stops the round: our
+    side is broken. The auditor reads one line naming the crawler's last words and its log."""
+    from hotline_audit import discovery
+
+    def broken_crawl(todo, found, settings, on_progress, log):
+        log.write_text('Traceback (most recent call last):\n  File "crawler/run.py", line 1, in <module>\n'
+                       "ValueError: the crawler broke\n", encoding="utf-8")
+
+    monkeypatch.setattr(discovery, "_crawl", broken_crawl)
+    args = ["--only", "stability"] if command == "audit" else []
+    r = runner.invoke(app, [command, "--registry", "registry.csv", "--round", "r1", *args])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output and "File " not in r.output
+    said = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(said) == 1, r.output
+    assert "discovery fetched nothing: the crawler recorded no page and no failure for any of 1 hotlines" in said[0]
+    assert "the crawler's last line: ValueError: the crawler broke" in said[0]
+    assert str(Path("runs") / "r1" / "discovery" / "crawler.log") in said[0]
+
+
 def test_unknown_hotline_id(workdir):
     r = audit("--registry", "registry.csv", "--round", "r1", "--hotlines", "nj,shanghai")
     assert r.exit_code == 2 and "shanghai" in r.output
+    assert_nothing_written(workdir)
+
+
+def test_input_quoted_in_a_message_is_text_not_markup(workdir):
+    r = audit("--registry", "registry.csv", "--round", "r1", "--hotlines", "nj,[/bold]x")
+    assert r.exit_code == 2 and "[/bold]x" in r.output, r.output
     assert_nothing_written(workdir)
 
 

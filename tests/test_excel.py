@@ -50,6 +50,26 @@ def test_workbook_sheets_headers_and_hostile_cells(tmp_path):
         assert value not in everything
 
 
+def test_text_that_looks_like_a_formula_is_a_literal_string_cell(tmp_path):
+    """A hotline name or a link text such as =1+1 opens as that text, never as a formula: a
+    string cell, with Excel's quote prefix so that editing the cell keeps it text."""
+    store, data, _ = stored_round(tmp_path)
+    data.hotlines[1].name = "=1+1"
+    data.channels[0].text = "@SUM(A1)"
+    data.channels[1].text = "+cmd|' /C calc'!A0"
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(build_workbook(data, score_stored(data, store=store), Redactor(PERSONA), None))
+    wb = openpyxl.load_workbook(path)
+    cells = [c for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    for text in ("=1+1", "@SUM(A1)", "+cmd|' /C calc'!A0"):
+        found = [c for c in cells if c.value == text]
+        assert found, text
+        assert all(c.data_type == "s" and c.quotePrefix for c in found), text
+    assert not any(c.data_type == "f" for c in cells)
+    name = next(c for c in cells if c.value == "苏州12345政务服务便民热线" or c.value == "南京12345")
+    assert not name.quotePrefix  # plain text is left plain
+
+
 def test_no_cases_sheet_without_a_ledger(tmp_path):
     store, data, _ = stored_round(tmp_path)
     path = tmp_path / "book.xlsx"

@@ -8,6 +8,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings
+from hotline_audit.files import csv_bytes, read_csv
 from hotline_audit.model import Channel, Hotline, Verdict
 from hotline_audit.store import RoundData
 from reports.html import write_report
@@ -48,6 +49,42 @@ def test_verdicts_and_channels_csv_follow_the_contract(tmp_path):
         channels = list(csv.DictReader(f))
     assert channels == [{"hotline_id": "nj", "kind": "website", "value": "http://www.nj12345.gov.cn.test/",
                          "found_on": "registry", "element": "", "text": "", "excerpt": ""}]
+
+
+@pytest.mark.parametrize("formula", ["=1+1", "@SUM(A1)", "+cmd|' /C calc'!A0", "-2+3", "\t=1", "\r=1"])
+def test_text_that_a_spreadsheet_would_run_is_written_with_a_quote(tmp_path, formula):
+    """OWASP's CSV-injection rule: a discovered link text or a hotline name starting with
+    = + - @ TAB CR gets a leading ' in channels.csv and verdicts.csv; read_csv gives it back."""
+    data = round_data()
+    data.hotlines[0].name = formula
+    data.channels[0].text = formula
+    data.channels.append(Channel(hotline_id="nj", kind="search", value="http://www.nj12345.gov.cn.test/s",
+                                 found_on="http://www.nj12345.gov.cn.test/", text=f"{formula} 搜索"))
+    channels_csv = write_channels_csv(data, tmp_path / "channels.csv")
+    verdicts_csv = write_verdicts_csv(data, tmp_path / "verdicts.csv")
+    with channels_csv.open(encoding="utf-8", newline="") as f:
+        written = list(csv.DictReader(f))
+    assert [r["text"] for r in written] == ["'" + formula, f"'{formula} 搜索"]
+    assert written[0]["value"] == "http://www.nj12345.gov.cn.test/"  # the rest is untouched
+    with verdicts_csv.open(encoding="utf-8", newline="") as f:
+        assert next(csv.DictReader(f))["name"] == "'" + formula
+    assert [r["text"] for r in read_csv(channels_csv)] == [formula, f"{formula} 搜索"]
+    assert read_csv(verdicts_csv)[0]["name"] == formula
+
+
+def test_numbers_stay_numbers_in_csv(tmp_path):
+    """Only text gets the quote: a number, or text that is just a number, is no formula."""
+    text = csv_bytes([{"a": -1.5, "b": "-1.5", "c": "+3", "d": "-2e-05", "e": "-", "f": "'=x", "g": "南京"}])
+    assert text.decode("utf-8").splitlines()[1] == "-1.5,-1.5,+3,-2e-05,'-,''=x,南京"
+    path = tmp_path / "x.csv"
+    path.write_bytes(text)
+    assert read_csv(path) == [{"a": "-1.5", "b": "-1.5", "c": "+3", "d": "-2e-05", "e": "-", "f": "'=x", "g": "南京"}]
+
+
+def test_a_carriage_return_inside_a_cell_keeps_the_row_whole(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(csv_bytes([{"a": "页面\r文字", "b": 1}, {"a": "下一行", "b": 2}]))
+    assert read_csv(path) == [{"a": "页面\r文字", "b": "1"}, {"a": "下一行", "b": "2"}]
 
 
 def test_report_escapes_page_text_and_marks_partial_rounds(tmp_path):

@@ -121,3 +121,33 @@ def test_a_ctrl_c_as_the_round_ends_is_not_lost():
         assert time.monotonic() - t0 < 10
     run_interruptibly(quiet_round())
     assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_one_hotline_whose_entry_is_no_url_does_not_sink_the_others(tmp_path):
+    """A registry row that reached the crawler with an entry Scrapy refuses (the registry stops
+    javascript:alert(1) now; the crawler must not rely on it) is that hotline's failure. Once it
+    ended the crawler's start() and no hotline after it was crawled: "fetched nothing"."""
+    from aiohttp import web
+
+    from hotline_audit.discovery import run_discovery
+    from hotline_audit.model import Hotline
+
+    from .test_discovery import served_in_thread
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(text="<html><body><a href='/letter'>我要写信</a> <a href='/query'>办件查询</a>"
+                                 "</body></html>", content_type="text/html")
+
+    with served_in_thread({"/": home, "/letter": home, "/query": home}) as base:
+        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+        hotlines = [Hotline(hotline_id="bad", name="坏", province="江苏省", city="南京",
+                            website="http://javascript:alert(1)/"),
+                    Hotline(hotline_id="portal", name="坏门户", province="江苏省", city="苏州",
+                            gov_portal="http://[::1/"),
+                    Hotline(hotline_id="good", name="好", province="江苏省", city="无锡", website=f"{base}/")]
+        found = run_discovery(hotlines, settings, tmp_path)
+    assert {c.kind for c in found.channels["good"]} >= {"website", "submit", "track"}
+    for hid in ("bad", "portal"):
+        failures = found.failures[hid]
+        assert [f["kind"] for f in failures] == ["bad_url"], failures
+        assert "ValueError" in failures[0]["reason"]
