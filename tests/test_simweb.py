@@ -15,7 +15,12 @@ from fixtures.simweb import (
     registry_rows,
 )
 from fixtures.simweb.gold import CHANNEL_KINDS
-from fixtures.simweb.population import CANNOT_SUBMIT_REASONS, HOSTILE_TRAITS, STABILITY_GOLD, TEMPLATES
+from fixtures.simweb.population import (
+    CANNOT_SUBMIT_REASONS,
+    HOSTILE_TRAITS,
+    STABILITY_GOLD,
+    TEMPLATES,
+)
 from fixtures.simweb.server import CHALLENGE_COOKIE, Clock, challenge_token
 
 from .conftest import COUNT, SEED
