@@ -5,18 +5,25 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 
 @contextmanager
-def simweb_process(seed: int = 1, count: int = 24, timeout_s: float = 30.0) -> Iterator[str]:
-    """Yield simweb's proxy URL (``http://127.0.0.1:PORT``); stop it on exit."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hotline_audit", "simweb", "serve", "--port", "0",
-         "--seed", str(seed), "--count", str(count)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+def simweb_process(seed: int = 1, count: int = 24, timeout_s: float = 30.0, hostile: Sequence[str] = (),
+                   local_port: int | None = None) -> Iterator[str]:
+    """Yield simweb's proxy URL (``http://127.0.0.1:PORT``); stop it on exit. ``hostile``
+    appends hostile portals (fixtures.simweb.population.HOSTILE_TRAITS, one per entry) and
+    ``local_port`` names the loopback service their private redirects point at; simweb's own
+    command line (``python -m fixtures.simweb serve``) serves those, the product's the rest."""
+    if hostile or local_port is not None:
+        command = [sys.executable, "-m", "fixtures.simweb", "serve", "--port", "0",
+                   "--seed", str(seed), "--count", str(count), "--hostile", ",".join(hostile)]
+        command += ["--local-port", str(local_port)] if local_port is not None else []
+    else:
+        command = [sys.executable, "-m", "hotline_audit", "simweb", "serve", "--port", "0",
+                   "--seed", str(seed), "--count", str(count)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line: list[str] = []
     reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
     reader.start()

@@ -15,7 +15,12 @@ from fixtures.simweb import (
     registry_rows,
 )
 from fixtures.simweb.gold import CHANNEL_KINDS
-from fixtures.simweb.population import CANNOT_SUBMIT_REASONS, STABILITY_GOLD, TEMPLATES
+from fixtures.simweb.population import (
+    CANNOT_SUBMIT_REASONS,
+    HOSTILE_TRAITS,
+    STABILITY_GOLD,
+    TEMPLATES,
+)
 from fixtures.simweb.server import CHALLENGE_COOKIE, Clock, challenge_token
 
 from .conftest import COUNT, SEED
@@ -35,7 +40,7 @@ def test_population_is_deterministic_and_covers_every_trait():
     a, b = build_population(7, 24), build_population(7, 24)
     assert a == b
     assert build_population(8, 24) != a
-    assert set(p.trait for p in a) == set(STABILITY_GOLD)
+    assert set(p.trait for p in a) == set(STABILITY_GOLD) - set(HOSTILE_TRAITS)  # hostile ones are opt-in
     assert len({p.hotline_id for p in build_population(1, 300)}) == 300
 
 
