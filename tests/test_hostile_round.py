@@ -211,7 +211,7 @@ def _har_hosts(data: bytes) -> set[str]:
 def test_no_request_of_one_hotline_is_in_anothers_evidence(hostile_round: Round) -> None:
     r = hostile_round
     checked = 0
-    for hid, own in r.hotlines.items():
+    for hid in r.hotlines:
         others = set().union(*(hosts for other, hosts in r.hotlines.items() if other != hid))
         for path in (r.out / "runs" / ROUND / "evidence" / hid).rglob("*"):
             if not path.is_file():
