@@ -304,6 +304,12 @@ def judge_findability(obs: FindabilityObservation | None, questions: list[Questi
                 f"首页未能打开({obs.home_error})，无法判断{'、'.join(VIA_ZH[e.via] for e in direct)}是否在首页有入口，需人工复核",
                 f"the homepage could not be read ({obs.home_error}): whether the entry points found "
                 "elsewhere are linked from it is unknown", 0.5, **base)
+        if obs.home_cut:
+            return verdict(
+                VerdictStatus.needs_review,
+                "首页超过大小上限, 只读取了开头部分, 其中未见查询入口, 需人工复核",
+                "the homepage was over the size limit and only its beginning was read: no lookup entry "
+                "there, which does not show there is none", 0.5, **base)
         zh, en = _why_nowhere(eps, rules, obs)
         return verdict(VerdictStatus.nowhere_to_search, f"无处查: {zh}", f"nowhere to search: {en}",
                        0.8, **base)

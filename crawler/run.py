@@ -15,7 +15,7 @@ from typing import IO, Any
 from scrapy import Spider
 from scrapy.crawler import CrawlerProcess
 
-from hotline_audit.config import CHROMIUM_ARGS, DEFAULT_CHROMIUM
+from hotline_audit.config import CHROMIUM_ARGS, DEFAULT_CHROMIUM, PLAYWRIGHT_ARGS_WE_DROP
 from hotline_audit.netguard import GuardProxy, TargetPolicy
 
 from .spider import HotlineSpider
@@ -81,6 +81,7 @@ def run(hotlines: list[dict], out: Path, proxy: str | None, depth: int = 1, page
     }
     settings["PLAYWRIGHT_LAUNCH_OPTIONS"] = {
         "executable_path": chromium, "args": CHROMIUM_ARGS, "headless": True,
+        "ignore_default_args": PLAYWRIGHT_ARGS_WE_DROP,  # a citizen's browser blocks popups
         "proxy": {"server": guard.listen("crawler"), "bypass": "<-loopback>"},
     }
     settings["PLAYWRIGHT_MAX_CONTEXTS"] = 2

@@ -44,6 +44,10 @@ QUIET_FEATURES = [
 # - the Google-account list of the default profile (accounts.google.com/ListAccounts, retried
 #   for minutes), sent once its network is up whatever sign-in is set to.
 NOWHERE = "http://127.0.0.1:0/"
+# Playwright's own switches that make its Chromium unlike a citizen's: it turns the popup
+# blocker off, so a page that opens windows by itself (no click) would open them all.
+PLAYWRIGHT_ARGS_WE_DROP = ["--disable-popup-blocking"]
+
 CHROMIUM_ARGS = [
     "--no-sandbox",  # a container without user namespaces
     "--disable-gpu",

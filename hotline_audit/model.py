@@ -261,6 +261,9 @@ class FindabilityObservation(BaseModel):
     attempts: list[QueryAttempt] = Field(default_factory=list)
     # The homepage could not be read (its error): whether an entry is linked from it is unknown.
     home_error: str | None = None
+    # The homepage was cut at the size limit (network.max_page_mb): only its beginning was read,
+    # so an entry not found on it is not shown to be missing.
+    home_cut: bool = False
     tool_error: str | None = None  # the journey itself failed before observing
 
 

@@ -29,7 +29,12 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from hotline_audit.config import CHROMIUM_ARGS, BrowserSettings, NetworkSettings
+from hotline_audit.config import (
+    CHROMIUM_ARGS,
+    PLAYWRIGHT_ARGS_WE_DROP,
+    BrowserSettings,
+    NetworkSettings,
+)
 from hotline_audit.netguard import GuardProxy, Refusal, TargetPolicy
 
 from .capture import STOP_TIMEOUT_S, Capture, Recorder
@@ -162,6 +167,7 @@ class Tab:
 # Deadlines for the browser's own housekeeping: a page must never make one of these wait.
 CLOSE_TIMEOUT_S = 10.0
 CONTROL_TIMEOUT_S = 15.0
+DIALOG_GRACE_S = 0.05
 CONTROL_PAGE = "data:text/html;charset=utf-8,<title>control</title><p>hotline-audit control page 对照页</p>"
 
 
@@ -199,6 +205,9 @@ class BrowserPool:
             self._browser = await self._pw.chromium.launch(
                 executable_path=exe,
                 args=launch_args(self.settings),
+                # Playwright turns Chromium's popup blocker off; a citizen's browser has it on,
+                # so a page that opens windows by itself (a popup storm) opens none, as there.
+                ignore_default_args=PLAYWRIGHT_ARGS_WE_DROP,
                 headless=True,
                 # Contexts have listeners of their own; this one is for anything else.
                 proxy={"server": self.guard.listen("browser")},
@@ -432,12 +441,14 @@ def _listen(page: Page, events: PageEvents) -> None:
             events.failed_requests.append(f"HTTP {resp.status} {req.url[:300]}")
 
     async def on_dialog(dialog: Dialog) -> None:
-        # Dismissed at once, as a person closing it would (Playwright's default, but counted:
-        # an endless alert loop is the page's behaviour, and evidence).
+        # Counted (an endless alert loop is the page's behaviour, and evidence) and dismissed,
+        # as a person closing it would, unless a journey's own listener answered it first (the
+        # journeys press OK, as a person filing a letter does): hence the short wait.
         events.dialogs += 1
+        await asyncio.sleep(DIALOG_GRACE_S)
         try:
             await dialog.dismiss()
-        except Exception:  # the page or its dialog is already gone
+        except Exception:  # answered already, or the page is gone
             pass
 
     def on_frame(frame: Frame) -> None:

@@ -102,6 +102,7 @@ from .netlog import TALKING_TYPES, NetRecord, Sent, submissions
 from .pageload import (
     classify_browser_error,
     full_page_shot,
+    goto_unless_cut,
     page_fault,
     page_responds,
     stop_loading,
@@ -531,8 +532,9 @@ async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
     navs_before, dialogs_before = len(events.frame_navigations), events.dialogs
     timeout_ms = run.timeout_ms if patient else run.timeout_ms / NAV_PATIENCE
     try:
-        response = await run.page.goto(url, wait_until="load", timeout=timeout_ms)
-    except PlaywrightTimeout:
+        # Stopped at once when the guard cut the page at the size limit (its top is read).
+        response = await goto_unless_cut(run.tab, url, timeout_ms / 1000)
+    except (PlaywrightTimeout, TimeoutError):
         # Stopped, else the half-loaded page answers no script, no screenshot; a page stuck in
         # its own scripts is not touched again (the tab is discarded after the journey).
         if not await stop_loading(run.tab.page, run.tab.cdp, len(events.frame_navigations) > navs_before):
@@ -547,19 +549,26 @@ async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
         kind, side = unreachable_kind(run.tab, [url, run.page.url]) or classify_browser_error(message)
         return _Nav(False, error=message, side=side,  # type: ignore[arg-type]
                     retryable=side == "site" and kind in ("protocol", "connect"))
-    await _settle(run)
+    try:
+        await _settle(run)
+    except PlaywrightError as exc:
+        if "context was destroyed" not in str(exc):
+            raise
+        # The page replaced itself while we waited: once (a script's redirect) or for ever.
+        await events.settle(quiet_s=0.5, max_s=run.timeout_ms / 1000 / NAV_PATIENCE)
     fault = page_fault(run.tab, [url, run.page.url], navs_before, dialogs_before)
     if fault is None and not await page_responds(run.page, run.tab.cdp):
         fault = "unresponsive", "页面加载后脚本卡死, 浏览器无法操作"
     if fault is not None and fault[0] != "oversize":
         return _faulted(run, url, fault)
+    cut = fault is not None
     navs = run.tab.events.navigations
     status = navs[-1] if navs else (response.status if response else None)
     if status is not None and status >= 500 and (mapped := unreachable_kind(run.tab, [url, run.page.url])):
         return _Nav(False, status, f"{mapped[0]}: HTTP {status} ({url})", side=mapped[1])  # type: ignore[arg-type]
     if status is not None and status >= 400:
         return _Nav(False, status, f"HTTP {status} ({url})", retryable=status >= 500)
-    return _Nav(True, status)
+    return _Nav(True, status, fault="oversize" if cut else None)
 
 
 def _faulted(run: _Run, url: str, fault: tuple[str, str]) -> _Nav:
@@ -899,12 +908,15 @@ async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry
     homes = h5_homes if mobile else websites
     problems: list[_Nav] = []
     columns: list[_Columns] = []
+    cut: list[_Nav] = []
     for home in homes[:2]:
         entry, nav, looked = await _entry_from_home(run, home, h5, mobile)
         if entry is not None:
             return entry
         if not nav.ok:
             problems.append(nav)
+        elif nav.fault == "oversize":
+            cut.append(nav)
         columns.append(looked)
     if not mobile and h5_homes:
         raise _WantMobile()
@@ -925,6 +937,11 @@ async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry
         # A homepage that would not load in time, or whose words did not decode, hides its
         # links from us, not necessarily from a citizen: whether it has an entry is not shown.
         run.fail("entry", f"首页未能读取({unread[0].error})，无法确认是否有提交入口(需人工复核)",
+                 screenshot=shot, review=True)
+    elif cut and not problems:
+        # Only the beginning of a homepage over the size limit was read: an entry further down
+        # is not shown to be missing.
+        run.fail("entry", "首页超过大小上限, 只读取了开头部分, 其中未见提交入口(需人工复核)",
                  screenshot=shot, review=True)
     elif problems:
         run.fail("entry", f"网站无法访问: {problems[0].error}", screenshot=shot)

@@ -45,6 +45,7 @@ from .browser import Tab, shot_format
 from .capture import Capture
 from .pageload import (
     classify_browser_error,
+    goto_unless_cut,
     page_fault,
     page_responds,
     stop_loading,
@@ -604,6 +605,8 @@ class _Journey:
         self.allowed_hosts: set[str] = set()
         self.home_links: list[str] = []
         self.home_error: str | None = None  # the homepage could not be read
+        self.last_cut = False  # the page last opened was cut at the size limit
+        self.home_cut = False
         self.current: str | None = None  # the entry page loaded untouched in the tab, if any
         self.after_results: _Entry | None = None  # the tab shows this entry's last results
         # A new tab holding the last results, kept open: the next question is typed there, as a
@@ -662,8 +665,9 @@ class _Journey:
             seen = len(events.navigations)
             navs_before, dialogs_before = len(events.frame_navigations), events.dialogs
             try:
-                response = await page.goto(url, wait_until="load", timeout=timeout_s * 1000)
-            except PlaywrightTimeout:
+                # Stopped at once when the guard cut the page at the size limit (its top is read).
+                response = await goto_unless_cut(self.tab, url, timeout_s)
+            except (PlaywrightTimeout, TimeoutError):
                 if not await stop_loading(page, self.tab.cdp, len(events.frame_navigations) > navs_before):  # stuck in its own scripts or dialogs
                     await self._stuck(page_fault(self.tab, [url, page.url], navs_before, dialogs_before)
                                       or ("unresponsive", "页面脚本卡死, 浏览器无法操作"))
@@ -686,6 +690,7 @@ class _Journey:
             fault = page_fault(self.tab, [url, page.url], navs_before, dialogs_before)
             if fault is None and not await page_responds(page, self.tab.cdp):
                 fault = "unresponsive", "页面加载后脚本卡死, 浏览器无法操作"
+            self.last_cut = fault is not None and fault[0] == "oversize"
             if fault is not None and fault[0] != "oversize":
                 if fault[0] == "private_address":
                     return False, fault[1], "site"
@@ -1187,6 +1192,7 @@ class _Journey:
             if side == "tool":
                 return error
             if ok:
+                self.home_cut = self.last_cut
                 self.allowed_hosts.add(_host(self.tab.page.url))
                 await self.find_entries(self.tab.page.url)
             else:
@@ -1259,6 +1265,7 @@ async def _observe_site(ctx: JourneyContext, hotline: Hotline, home: str, channe
                 journey.detach()
                 obs.entry_points += [e.point for e in journey.entries]
                 obs.home_error = obs.home_error or journey.home_error
+                obs.home_cut = obs.home_cut or journey.home_cut
                 obs.attempts += journey.attempts
                 evidence += journey.evidence
     except PlaywrightError as exc:  # the browser itself failed between pages

@@ -199,7 +199,7 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
     result = PageLoad(url=url, started_at=started, ok=False)
     message = ""
     try:
-        response = await _goto_unless_cut(tab, url, settings.navigation_timeout_s)
+        response = await goto_unless_cut(tab, url, settings.navigation_timeout_s)
         result.status = response.status if response else None
     except (PlaywrightTimeout, TimeoutError):
         result.error_kind, result.error = "timeout", f"page did not load within {settings.navigation_timeout_s:g} s"
@@ -289,7 +289,7 @@ async def _explain_unreadable(tab: Tab, result: PageLoad, exc: BaseException, na
         result.error = (str(exc).splitlines() or ["browser did not answer"])[0][:300]
 
 
-async def _goto_unless_cut(tab: Tab, url: str, timeout_s: float) -> Response | None:
+async def goto_unless_cut(tab: Tab, url: str, timeout_s: float) -> Response | None:
     """``page.goto`` to "load", or, once the guard has cut the document at the size limit,
     stopped there: Chromium leaves a cut page "loading" for 20 s or more (measured) before its
     load event, and Chromium's stop (CDP) did not end that wait; the page's own stop does."""

@@ -30,7 +30,8 @@ PAGES = {
     "/busy-later": "<title>后</title><p>正常的文字</p><script>onload=()=>setTimeout(()=>{for(;;){}},50)</script>",
     "/refresh": "<title>刷</title><meta http-equiv='refresh' content='0'><p>正常的文字</p>",
     "/popups": "<title>窗</title><p>正常的文字</p><script>for(let i=0;i<10;i++)"
-               "window.open('/popup?i='+i,'w'+i)</script>",
+               "window.open('/popup?i='+i,'w'+i)</script>"
+               "<button onclick=\"for(let i=0;i<10;i++)window.open('/popup?c='+i,'c'+i)\">打开</button>",
     "/popup": "<title>beacon</title><script>setInterval(()=>fetch('/beacon').catch(()=>0),200)</script>",
     "/": "<title>首页</title><p>正常的政务热线首页文字</p>",
 }
@@ -127,24 +128,26 @@ def test_a_stuck_page_without_a_working_control_is_never_the_sites_failure() -> 
 
 
 def test_popups_die_with_their_visit_and_never_reach_the_next_hotlines_record() -> None:
-    async def go() -> tuple[int, int, int, list[str]]:
+    async def go() -> tuple[int, int, int, int, list[str]]:
         runner, base, beacons = await _site()
         try:
             async with BrowserPool(BrowserSettings(contexts=1), None, local_site.LOOPBACK) as pool:
                 async with pool.tab() as tab:
                     load = await load_page(tab, base + "/popups", pool.settings, None)
+                    blocked = load.popups  # opened by the page itself: blocked, as in a citizen's browser
+                    await tab.page.click("button")  # opened by a person's click: allowed
                     await asyncio.sleep(1)
-                    popups = load.popups
+                    popups = tab.events.popups
                 async with pool.tab() as tab:  # the next hotline's visit, on the one tab there is
                     before = len(beacons)
                     await load_page(tab, base + "/", pool.settings, None)
                     await asyncio.sleep(1.5)
                     pages = len(tab.context.pages)
                     theirs = [r.url for r in tab.net.records if "beacon" in r.url or "popup" in r.url]
-                    return popups, pages, len(beacons) - before, theirs
+                    return blocked, popups, pages, len(beacons) - before, theirs
         finally:
             await runner.cleanup()
 
-    popups, pages, beacons_after, theirs = asyncio.run(go())
-    assert popups >= 5
+    blocked, popups, pages, beacons_after, theirs = asyncio.run(go())
+    assert blocked == 0 and popups >= 5
     assert pages == 1 and beacons_after == 0 and theirs == []

@@ -32,6 +32,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from bench.hostile_memory import tree_rss_mb
 from fixtures.simweb import build_population, registry_rows
 from fixtures.simweb.gold import gold_rows
 from fixtures.simweb.hostile import canary_markers
@@ -40,7 +41,7 @@ from hotline_audit.files import csv_bytes
 from hotline_audit.simweb_process import simweb_process
 from hotline_audit.store import Store
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("hostile_round")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("hostile_round"), pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 5
@@ -62,6 +63,7 @@ class Round:
     leaks: list[dict]
     local_hits: list[str]
     markers: dict[str, str]
+    peak_rss_mb: float
 
 
 def _free_port() -> int:
@@ -99,12 +101,22 @@ def _local_service(port: int, marker: str, hits: list[str]) -> Iterator[None]:
         loop.call_soon_threadsafe(loop.stop)
 
 
-def cli(*args: str, timeout: float = 1800) -> str:
+def cli(*args: str, timeout: float = 1800, peak: list[float] | None = None) -> str:
+    """Run the command; with ``peak``, sample the resident memory of it and all its children
+    (Chromium and its renderers) twice a second and append the highest, in MB."""
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
-    done = subprocess.run([sys.executable, "-m", "hotline_audit", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-3000:])
-    return done.stdout
+    with subprocess.Popen([sys.executable, "-m", "hotline_audit", *args], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        highest = 0.0
+        if peak is not None:
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None and time.monotonic() < deadline:
+                highest = max(highest, tree_rss_mb(proc.pid))
+                time.sleep(0.5)
+            peak.append(highest)
+        stdout, stderr = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, (args, stdout[-2000:], stderr[-3000:])
+    return stdout
 
 
 def _hosts(p) -> set[str]:  # noqa: ANN001 (a simweb Portal)
@@ -134,7 +146,9 @@ def hostile_round(tmp_path_factory: pytest.TempPathFactory) -> Round:
     try:
         with simweb_process(SEED, COUNT, hostile=HOSTILE, local_port=port) as proxy:
             t0 = time.perf_counter()
-            cli("audit", "--registry", str(tmp / "registry.csv"), "--round", ROUND, "--proxy", proxy, *common)
+            peak: list[float] = []
+            cli("audit", "--registry", str(tmp / "registry.csv"), "--round", ROUND, "--proxy", proxy, *common,
+                peak=peak)
             seconds = time.perf_counter() - t0
             for p in chosen:
                 cli("evidence", p.hotline_id, "--round", ROUND, "-o", str(tmp / "runs" / "packs" / f"{p.hotline_id}.zip"),
@@ -147,7 +161,7 @@ def hostile_round(tmp_path_factory: pytest.TempPathFactory) -> Round:
         verdicts={(v.hotline_id, v.check): v.verdict.value for v in data.verdicts},
         reasons={(v.hotline_id, v.check): v.reason for v in data.verdicts},
         gold=gold, hotlines={p.hotline_id: _hosts(p) for p in chosen}, out=tmp, seconds=seconds,
-        leaks=leaks, local_hits=hits, markers=markers,
+        leaks=leaks, local_hits=hits, markers=markers, peak_rss_mb=peak[0],
     )
 
 
@@ -161,6 +175,13 @@ def test_every_hotline_is_judged_by_its_sites_behaviour_within_the_budget(hostil
     assert stability == {hid: r.gold[(hid, "stability")] for hid in r.hotlines}, r.reasons
     findability = {hid: r.verdicts[(hid, "findability")] for hid in r.hotlines}
     assert findability == {hid: r.gold[(hid, "findability")] for hid in r.hotlines}, r.reasons
+
+
+def test_a_round_with_a_60_mb_page_stays_within_2_gib(hostile_round: Round) -> None:
+    """Peak resident memory of the audit and everything it started (shared pages counted once
+    per process, so this overstates): a 60 MB homepage once took a round to 6.2 GB."""
+    print(f"hostile round: {hostile_round.seconds:.0f} s, peak RSS {hostile_round.peak_rss_mb:,.0f} MB")
+    assert hostile_round.peak_rss_mb <= 2048
 
 
 def test_dead_hostile_sites_cannot_take_a_complaint(hostile_round: Round) -> None:
