@@ -2,7 +2,7 @@
 
     python -m bench.hostile_memory [--mb 60]
 
-Prints the peak resident memory of this process and all its children (Playwright's driver,
+Prints the peak memory (PSS) of this process and all its children (Playwright's driver,
 Chromium and its renderers), sampled every 100 ms, and the page's verdict facts. The limit is
 ``network.max_page_mb`` (2 MB by default): issue 17 asks for a round's peak ≤ 2 GiB."""
 
@@ -22,25 +22,34 @@ from journeys.pageload import load_page
 
 
 def tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and every process below it (from /proc)."""
+    """Memory of ``root`` and every process below it, in MB: the sum of each one's PSS
+    (proportional set size, /proc/PID/smaps_rollup), so pages that Chromium's processes share
+    (libraries, shared memory) are counted once, not once per process as RSS would."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            pid, ppid = int(entry.name), int(fields[1])
-            rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(ppid, []).append(pid)
+        children.setdefault(ppid, []).append(int(entry.name))
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        total += _pss_kb(pid)
         todo += children.get(pid, [])
-    return total / 1e6
+    return total / 1000
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 async def huge(request: web.Request) -> web.StreamResponse:
@@ -92,7 +101,7 @@ def main() -> None:
     args = ap.parse_args()
     for limit in (NetworkSettings().max_page_mb, 10_000.0):
         peak, seconds, fault, title = asyncio.run(measure(args.mb, limit))
-        print(f"{args.mb} MB page, limit {limit:g} MB: peak RSS {peak:,.0f} MB, load_page {seconds:.1f} s, "
+        print(f"{args.mb} MB page, limit {limit:g} MB: peak PSS {peak:,.0f} MB, load_page {seconds:.1f} s, "
               f"fault={fault}, title={title}")
 
 

@@ -88,6 +88,8 @@ DIALOG_LOOP = 20
 # Main-frame navigations after the first load, within the settle time, past which a page keeps
 # replacing itself (meta refresh to itself, reload scripts); JS challenges reload once or twice.
 REFRESH_LOOP = 4
+# How long the first layout of a page cut at the size limit may take (measured: seconds).
+CUT_LAYOUT_S = 30.0
 # Faults that are the page's own doing once our browser has shown it works (a control page).
 CONTROLLED_FAULTS = ("unresponsive", "dialog_loop", "refresh_loop")
 
@@ -311,7 +313,12 @@ async def goto_unless_cut(tab: Tab, url: str, timeout_s: float) -> Response | No
             async with asyncio.timeout(RESPONSIVE_S):
                 await page.evaluate("window.stop()")
         done, _ = await asyncio.wait({nav}, timeout=RESPONSIVE_S)
-        return nav.result() if nav in done else None
+        # Lay the cut page out once, patiently: a 2 MB document's first layout takes seconds,
+        # and every script that reads the page (with short deadlines of its own) would wait.
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            async with asyncio.timeout(CUT_LAYOUT_S):
+                await page.evaluate("() => document.documentElement.scrollHeight")
+        return nav.result() if nav in done and not nav.exception() else None
     finally:
         for task in (nav, watch):
             task.cancel()

@@ -149,5 +149,5 @@ def test_popups_die_with_their_visit_and_never_reach_the_next_hotlines_record() 
             await runner.cleanup()
 
     blocked, popups, pages, beacons_after, theirs = asyncio.run(go())
-    assert blocked == 0 and popups >= 5
+    assert blocked == 0 and popups >= 1  # one window per click, as Chromium allows
     assert pages == 1 and beacons_after == 0 and theirs == []
