@@ -553,20 +553,49 @@ async def _relay_response(up_r: asyncio.StreamReader, client_w: asyncio.StreamWr
                           limit: int) -> bool:
     """The response, with ``Connection: close`` so the client opens a new connection (and so
     passes the check again) for its next request; False when it was cut at its limit
-    (``page_limit`` for HTML, ``limit`` for anything else)."""
+    (``page_limit`` for HTML, ``limit`` for anything else).
+
+    An HTML page that may pass its limit is sent delimited by the connection's close (its
+    ``Content-Length`` dropped, a chunked body unchunked here), so a cut page *ends* where it
+    is cut: Chromium renders what came and fires its load event, instead of keeping a page
+    whose transfer broke "loading" for 20 s or more (measured)."""
     while True:
         head = await up_r.readuntil(b"\r\n\r\n")
         first, *lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
-        kept = [line for line in lines if line.split(":", 1)[0].strip().lower()
-                not in ("connection", "proxy-connection", "keep-alive")]
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
         informational = first.split(" ", 2)[1:2] in (["100"], ["102"], ["103"])
+        content_type = headers.get("content-type", "").lower()
+        html = not informational and ("html" in content_type or "xml" in content_type)
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = headers.get("content-length", "")
+        reframe = html and (chunked or (length.isdigit() and int(length) > page_limit))
+        dropped = {"connection", "proxy-connection", "keep-alive"} | (
+            {"content-length", "transfer-encoding"} if reframe else set())
+        kept = [line for line in lines if line.split(":", 1)[0].strip().lower() not in dropped]
         client_w.write(("\r\n".join([first, *kept, *([] if informational else ["Connection: close"])])
                         + "\r\n\r\n").encode("latin-1"))
         if not informational:
             break
-    html = any(line.lower().startswith("content-type:") and ("html" in line.lower() or "xml" in line.lower())
-               for line in lines)
+    if reframe and chunked:
+        return await _pump_unchunked(up_r, client_w, page_limit)
     return await _pump(up_r, client_w, page_limit if html else limit)
+
+
+async def _pump_unchunked(src: asyncio.StreamReader, dst: asyncio.StreamWriter, limit: int) -> bool:
+    """A chunked body's data, unchunked, until its end (True) or ``limit`` bytes (False)."""
+    sent = 0
+    while True:
+        size = int((await src.readuntil(b"\r\n")).split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            return True
+        data = await src.readexactly(size)
+        await src.readexactly(2)
+        room = limit - sent
+        dst.write(data[:room])
+        await dst.drain()
+        sent += len(data)
+        if sent > limit:
+            return False
 
 
 @contextlib.contextmanager

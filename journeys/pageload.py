@@ -309,12 +309,24 @@ async def goto_unless_cut(tab: Tab, url: str, timeout_s: float) -> Response | No
             return nav.result()
         if watch not in done:
             raise TimeoutError
+        # The guard ends a cut page where it cuts it (over plain http): it loads as usual.
+        done, _ = await asyncio.wait({nav}, timeout=CUT_LAYOUT_S / 3)
+        if nav in done:
+            return nav.result()
+        # The bytes before the cut are in the browser, not yet all parsed: stopping now would
+        # leave an empty page. Wait until the parser stops growing the page, then stop it, then
+        # lay it out once, patiently (a 2 MB document's first layout takes seconds, and every
+        # script that reads the page has short deadlines of its own).
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            async with asyncio.timeout(CUT_LAYOUT_S):
+                size = -1
+                while (now := await page.evaluate("document.getElementsByTagName('*').length")) != size:
+                    size = now
+                    await asyncio.sleep(0.5)
         with contextlib.suppress(PlaywrightError, TimeoutError):
             async with asyncio.timeout(RESPONSIVE_S):
                 await page.evaluate("window.stop()")
         done, _ = await asyncio.wait({nav}, timeout=RESPONSIVE_S)
-        # Lay the cut page out once, patiently: a 2 MB document's first layout takes seconds,
-        # and every script that reads the page (with short deadlines of its own) would wait.
         with contextlib.suppress(PlaywrightError, TimeoutError):
             async with asyncio.timeout(CUT_LAYOUT_S):
                 await page.evaluate("() => document.documentElement.scrollHeight")
