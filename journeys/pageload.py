@@ -88,6 +88,8 @@ DIALOG_LOOP = 20
 # Main-frame navigations after the first load, within the settle time, past which a page keeps
 # replacing itself (meta refresh to itself, reload scripts); JS challenges reload once or twice.
 REFRESH_LOOP = 4
+# How long a page that navigated while being read is watched for more navigations.
+REFRESH_WATCH_S = 3.0
 # How long the first layout of a page cut at the size limit may take (measured: seconds).
 CUT_LAYOUT_S = 30.0
 # Faults that are the page's own doing once our browser has shown it works (a control page).
@@ -255,7 +257,19 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
                 async with asyncio.timeout(settings.navigation_timeout_s + 5):
                     await _observe_content(page, result, settings, screenshot)
             except (PlaywrightError, TimeoutError) as exc:
-                await _explain_unreadable(tab, result, exc, navs_before, dialogs_before)
+                moved = await _replaced_itself(tab, exc)
+                if moved == "loop":
+                    n = len(tab.events.frame_navigations) - navs_before
+                    result.ok, result.fault, result.side, result.error_kind = False, "refresh_loop", "site", "refresh_loop"
+                    result.error = f"页面不断自行刷新/跳转 ({n}次) (keeps reloading itself: {n} navigations)"
+                elif moved is None:
+                    await _explain_unreadable(tab, result, exc, navs_before, dialogs_before)
+                else:  # once (a late redirect): read the page it went to
+                    try:
+                        async with asyncio.timeout(settings.navigation_timeout_s + 5):
+                            await _observe_content(page, result, settings, screenshot)
+                    except (PlaywrightError, TimeoutError) as again:
+                        await _explain_unreadable(tab, result, again, navs_before, dialogs_before)
         elif screenshot is not None and result.fault != "refresh_loop":
             # Chromium's error page or a stopped load: a picture of what the citizen sees is
             # evidence, but scripts are not evaluated (a half-loaded page may never answer).
@@ -272,6 +286,17 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
     result.popups = tab.events.popups
     result.refused = [f"{r.target[:200]} ({r.kind})" for r in tab.refusals()][:50]
     return result
+
+
+async def _replaced_itself(tab: Tab, exc: BaseException) -> str | None:
+    """Why reading failed, when the page navigated away meanwhile: "loop" when it is still
+    replacing itself after ``REFRESH_WATCH_S`` (a refresh loop), "once" when it went somewhere
+    and stayed (a script's late redirect: read it again); None for any other failure."""
+    if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+        return None
+    start = len(tab.events.frame_navigations)
+    await asyncio.sleep(REFRESH_WATCH_S)
+    return "loop" if len(tab.events.frame_navigations) - start >= 2 else "once"
 
 
 async def _explain_unreadable(tab: Tab, result: PageLoad, exc: BaseException, navs_before: int,
