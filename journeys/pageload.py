@@ -85,6 +85,8 @@ def classify_browser_error(message: str) -> tuple[str, str]:
 RESPONSIVE_S = 3.0
 # Dialogs in one visit past which a page is in a dialog loop (a person could not use it).
 DIALOG_LOOP = 20
+# ... or this many on a page that no longer answers: it is stuck in them.
+STUCK_DIALOGS = 3
 # Main-frame navigations after the first load, within the settle time, past which a page keeps
 # replacing itself (meta refresh to itself, reload scripts); JS challenges reload once or twice.
 REFRESH_LOOP = 4
@@ -239,7 +241,7 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
         result.error = f"{'proxy' if mapped[1] == 'tool' else 'site'} unreachable ({mapped[0]}): HTTP {result.status}"
     fault = page_fault(tab, [url, result.final_url, _url_in(message)], navs_before, dialogs_before)
     if fault is None and not responsive and not page.is_closed():
-        fault = "unresponsive", "页面脚本卡死, 浏览器无法操作 (the page's scripts never let go of the browser)"
+        fault = _stuck(tab.events.dialogs - dialogs_before)
     if fault is not None:
         result.fault = fault[0]
         result.error_kind, result.error, result.side = fault[0], fault[1], "site"
@@ -288,6 +290,14 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
     return result
 
 
+def _stuck(dialogs: int) -> tuple[str, str]:
+    """A page that does not answer: stuck in its dialogs when it kept opening them (on a busy
+    machine fewer than DIALOG_LOOP come before we ask), else in its own scripts."""
+    if dialogs >= STUCK_DIALOGS:
+        return "dialog_loop", f"页面连续弹出对话框{dialogs}次, 浏览器无法操作 (dialog loop: {dialogs} dialogs)"
+    return "unresponsive", "页面脚本卡死, 浏览器无法操作 (the page's scripts never let go of the browser)"
+
+
 async def _replaced_itself(tab: Tab, exc: BaseException) -> str | None:
     """Why reading failed, when the page navigated away meanwhile: "loop" when it is still
     replacing itself after ``REFRESH_WATCH_S`` (a refresh loop), "once" when it went somewhere
@@ -305,7 +315,7 @@ async def _explain_unreadable(tab: Tab, result: PageLoad, exc: BaseException, na
     or kept reloading) or the browser's (tool)."""
     fault = page_fault(tab, [result.url, result.final_url], navs_before, dialogs_before)
     if fault is None and not await page_responds(tab.page, tab.cdp):
-        fault = "unresponsive", "页面加载后脚本卡死, 浏览器无法操作 (the page went busy after loading)"
+        fault = _stuck(tab.events.dialogs - dialogs_before)
     if fault is not None:
         result.ok, result.fault, result.side = False, fault[0], "site"
         result.error_kind, result.error = fault[0], fault[1]

@@ -41,7 +41,11 @@ from hotline_audit.files import csv_bytes
 from hotline_audit.simweb_process import simweb_process
 from hotline_audit.store import Store
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("hostile_round"), pytest.mark.timeout(1800)]
+# About 4 minutes alone (discovery renders each frozen page twice): in `make acceptance`, so
+# that `make test` stays within its 10 minutes; tests/test_hostile_pages.py and
+# tests/test_netguard.py hold the same rules in `make test`.
+pytestmark = [pytest.mark.browser, pytest.mark.acceptance, pytest.mark.xdist_group("hostile_round"),
+              pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 5

@@ -17,6 +17,7 @@ from hotline_audit.config import load_settings
 from hotline_audit.files import csv_bytes
 from hotline_audit.store import Store
 
+from . import local_site
 from .conftest import COUNT, SEED, audit_round, population_hotlines
 
 pytestmark = pytest.mark.browser
@@ -139,7 +140,8 @@ def test_one_hotline_whose_entry_is_no_url_does_not_sink_the_others(tmp_path):
                                  "</body></html>", content_type="text/html")
 
     with served_in_thread({"/": home, "/letter": home, "/query": home}) as base:
-        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+        settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}",
+                                 network=local_site.LOOPBACK.model_dump())
         hotlines = [Hotline(hotline_id="bad", name="坏", province="江苏省", city="南京",
                             website="http://javascript:alert(1)/"),
                     Hotline(hotline_id="portal", name="坏门户", province="江苏省", city="苏州",
