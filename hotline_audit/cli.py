@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the browser stack loads only for commands that use it (fast
     from crawler.results import Discovery
 
     from .audit import RoundPlan
+    from .model import Hotline
     from .store import HotlineResult, Store
 
 app = typer.Typer(help="Audit the internet side of China's 12345 hotlines (12345热线互联网端监测).",
@@ -144,6 +145,7 @@ def plan_round(registry: Path, round_name: str, settings: Settings, hotlines: st
             if not allowed:
                 raise rounds.AuditInputError(message)
             err.print(message, highlight=False)
+        warn_local_sites(entries, settings)
         rounds.check_output_dir(plan.round_dir)  # the last check: it creates the folder
     except RegistryError as exc:
         err.print(f"[bold red]error:[/] registry {escape(str(exc.path))} is not usable:", highlight=False)
@@ -156,6 +158,25 @@ def plan_round(registry: Path, round_name: str, settings: Settings, hotlines: st
     except rounds.AuditInputError as exc:
         raise fail(str(exc)) from None
     return plan
+
+
+def warn_local_sites(entries: list[Hotline], settings: Settings) -> None:
+    """Say so before the round when a registry names a site in the auditor's own network: it
+    will be refused (and judged by that) unless ``network.allow_hosts`` names it."""
+    from urllib.parse import urlsplit
+
+    from .netguard import TargetPolicy
+
+    policy = TargetPolicy(settings.network.allow_hosts)
+    for entry in entries:
+        for field in ("website", "h5", "gov_portal"):
+            url = getattr(entry, field)
+            host = urlsplit(url).hostname if url else None
+            if host and (problem := policy.name_problem(host)):
+                err.print(f"warning: {entry.hotline_id} {field} {url} is in the auditor's own network "
+                          f"({problem[0]}): it will be refused, not audited. To audit it on purpose, "
+                          f"add it to the settings: network: {{allow_hosts: [{host}]}}",
+                          markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -199,7 +220,6 @@ def run_audit(plan: RoundPlan, discover_first: bool = True, resume: bool = False
 
     from .audit import run_round, tool_version
     from .discovery import with_discovered_websites
-    from .model import Hotline
     from .store import Store
 
     settings = plan.settings

@@ -256,3 +256,19 @@ def test_sms_relay_command_takes_a_forwarders_post_and_serves_it_to_the_inbox(tm
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "1 messages received" in rest
+
+
+def test_a_registry_site_in_the_auditors_own_network_is_named_before_the_round(tmp_path):
+    """A website on loopback or a LAN address would be refused (hotline_audit/netguard.py):
+    the auditor learns it before the round, with the setting that allows it."""
+    from typer.testing import CliRunner
+
+    from hotline_audit.cli import app
+
+    registry = tmp_path / "reg.csv"
+    registry.write_text("hotline_id,name,province,city,website\n"
+                        "lan,内网热线,江苏,南京,http://192.168.1.20/\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["discover", "--registry", str(registry), "--round", "r",
+                                      "--out", str(tmp_path / "runs"), "--db", f"sqlite:///{tmp_path / 'db'}"])
+    assert "lan website http://192.168.1.20/ is in the auditor's own network (private)" in result.output
+    assert "allow_hosts: [192.168.1.20]" in result.output
