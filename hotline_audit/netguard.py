@@ -289,9 +289,12 @@ class GuardProxy:
         for server in list(self._servers.values()):
             server.close()
         self._servers.clear()
-        for task in asyncio.all_tasks():
-            if task is not asyncio.current_task():
-                task.cancel()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        # Let them end (their connections close) before the loop stops: a task left pending
+        # is reported as "destroyed" on the auditor's screen and log.
+        await asyncio.wait(tasks, timeout=2) if tasks else None
 
     # -- listeners and their records ----------------------------------------------------
 
