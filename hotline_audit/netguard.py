@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -599,12 +599,3 @@ async def _pump_unchunked(src: asyncio.StreamReader, dst: asyncio.StreamWriter, 
         sent += len(data)
         if sent > limit:
             return False
-
-
-@contextlib.contextmanager
-def guard_proxy(policy: TargetPolicy, upstream: str | None) -> Iterator[GuardProxy]:
-    proxy = GuardProxy(policy, upstream).start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()

@@ -100,6 +100,7 @@ from .browser import Tab, shot_format
 from .capture import Capture
 from .netlog import TALKING_TYPES, NetRecord, Sent, submissions
 from .pageload import (
+    FROZEN_FAULTS,
     classify_browser_error,
     full_page_shot,
     goto_unless_cut,
@@ -574,7 +575,7 @@ async def _open_once(run: _Run, url: str, patient: bool) -> _Nav:
 def _faulted(run: _Run, url: str, fault: tuple[str, str]) -> _Nav:
     """A page that failed by its own doing (pageload.page_fault); a frozen tab is discarded."""
     assert run.tab is not None
-    if fault[0] in ("unresponsive", "dialog_loop"):
+    if fault[0] in FROZEN_FAULTS:
         run.tab.unfit = True
     return _Nav(False, error=f"{fault[1]} ({url})", fault=fault[0])
 
@@ -922,7 +923,7 @@ async def _find_entry(run: _Run, channels: list[Channel], mobile: bool) -> Entry
         raise _WantMobile()
     run.obs.url, run.obs.channel = homes[0] if homes else None, "h5" if mobile else "website"
     opened = [text for c in columns for text in c.opened]
-    frozen = any(p.fault in ("unresponsive", "dialog_loop") for p in problems)
+    frozen = any(p.fault in FROZEN_FAULTS for p in problems)
     if opened and not frozen:  # the shot is of the homepage the verdict is about, not of the last column opened
         await _open(run, homes[0], patient=False)
     shot = await run.shot("no-entry") if homes and not frozen else None

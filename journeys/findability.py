@@ -44,6 +44,7 @@ from hotline_audit.model import (
 from .browser import Tab, shot_format
 from .capture import Capture
 from .pageload import (
+    FROZEN_FAULTS,
     classify_browser_error,
     goto_unless_cut,
     page_fault,
@@ -709,7 +710,7 @@ class _Journey:
     async def _stuck(self, fault: tuple[str, str]) -> None:
         """End the walk on a page that froze the tab or keeps reloading, once our browser has
         shown on a control page that it works (else the failure is ours)."""
-        if fault[0] in ("unresponsive", "dialog_loop"):
+        if fault[0] in FROZEN_FAULTS:
             self.tab.unfit = True
         if not await self.ctx.browser.browser_works():
             raise _ToolFailure(f"browser failed a control page after: {fault[1]}")

@@ -94,8 +94,8 @@ REFRESH_LOOP = 4
 REFRESH_WATCH_S = 3.0
 # How long the first layout of a page cut at the size limit may take (measured: seconds).
 CUT_LAYOUT_S = 30.0
-# Faults that are the page's own doing once our browser has shown it works (a control page).
-CONTROLLED_FAULTS = ("unresponsive", "dialog_loop", "refresh_loop")
+# Faults that leave the tab frozen (its renderer stuck in scripts or dialogs): it is discarded.
+FROZEN_FAULTS = ("unresponsive", "dialog_loop")
 
 
 async def page_responds(page: Page, cdp: CDPSession | None = None, timeout_s: float = RESPONSIVE_S) -> bool:
@@ -245,7 +245,7 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
     if fault is not None:
         result.fault = fault[0]
         result.error_kind, result.error, result.side = fault[0], fault[1], "site"
-        if fault[0] in ("unresponsive", "dialog_loop"):
+        if fault[0] in FROZEN_FAULTS:
             tab.unfit = True
     if result.error_kind is None:
         if result.status is not None and result.status >= 400:
@@ -319,7 +319,7 @@ async def _explain_unreadable(tab: Tab, result: PageLoad, exc: BaseException, na
     if fault is not None:
         result.ok, result.fault, result.side = False, fault[0], "site"
         result.error_kind, result.error = fault[0], fault[1]
-        tab.unfit = tab.unfit or fault[0] in ("unresponsive", "dialog_loop")
+        tab.unfit = tab.unfit or fault[0] in FROZEN_FAULTS
     elif result.ok:  # the page loaded but the browser would not let us read it
         result.ok, result.side = False, "tool"
         result.error_kind = "browser"

@@ -11,13 +11,14 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from checks.stability import CONTROLLED_FAULTS
 from hotline_audit.config import Settings
 from hotline_audit.model import EvidenceFile, Hotline, StabilityObservation, TlsFacts
 from hotline_audit.netguard import TargetPolicy
 
 from .browser import BrowserPool, shot_format
 from .capture import Capture
-from .pageload import CONTROLLED_FAULTS, load_page
+from .pageload import load_page
 from .probes import observe_tls, probe_series, tls_target
 
 
