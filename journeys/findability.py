@@ -1145,6 +1145,9 @@ class _Journey:
             await self.send(page, bool(box["button"]))
             state = await self.wait(watch, page.main_frame, started, started + self.rules.query_timeout_s, answered)
             attempt.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+            if state == "timeout":
+                # An answer shown just as time ran out (before the page went quiet) is an answer.
+                await answered()
         finally:
             watch.close()
             await self.close_popups(watch)

@@ -37,7 +37,11 @@ from .conftest import COUNT, SEED
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("findability_journey")]
 
-QUERY_TIMEOUT_S = 3.0
+# The hanging search (full population) waits this long; short, so the suite stays fast.
+QUERY_TIMEOUT_S = 5.0
+# Nothing in the small population hangs: a generous bound there keeps a loaded CI machine
+# (2 cores, several Chromiums) from turning a slow answer into a timeout.
+SMALL_TIMEOUT_S = 12.0
 # Healthy enough that only findability traits matter (flapping front pages are retried once).
 LIVE = ("healthy", "stale_homepage", "js_challenge", "gbk_mislabelled", "flapping")
 
@@ -128,7 +132,7 @@ def small(simweb, tmp_path_factory):
     plans = [(k, p, channels_of(p), TOPIC_QUESTIONS) for k, p in SMALL.items()]
     plans += [("dead", DEAD, channels_of(DEAD), TOPIC_QUESTIONS),
               ("odd", SMALL["form_get"], channels_of(SMALL["form_get"]), ODD_QUESTIONS)]
-    return observe_all(simweb, round_dir, plans), round_dir
+    return observe_all(simweb, round_dir, plans, query_timeout_s=SMALL_TIMEOUT_S), round_dir
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +169,7 @@ def test_each_search_widget_is_found_on_the_homepage_and_answers(small, widget):
     # The portal's search is accurate: each question's results name its topic.
     assert all(answers(TOPIC_OF[a.question_id], a.hits) for a in asked), [a.hits[:2] for a in asked]
     assert all(len(a.hits) <= 10 and all(h.title and h.url.startswith("http") for h in a.hits) for a in asked)
-    assert all(a.elapsed_ms is not None and a.elapsed_ms < QUERY_TIMEOUT_S * 1000 for a in asked)
+    assert all(a.elapsed_ms is not None and a.elapsed_ms < SMALL_TIMEOUT_S * 1000 for a in asked)
 
 
 def test_a_new_tab_search_keeps_its_results_tab_for_the_next_question(simweb, tmp_path):
