@@ -13,6 +13,8 @@ import yaml
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .politeness import PolitenessSettings
+
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
 # Chromium's own background requests (update checks, Google-account look-ups, autofill and
@@ -230,6 +232,7 @@ class Settings(BaseSettings):
         "hold up a round",
     )
     network: NetworkSettings = NetworkSettings()
+    politeness: PolitenessSettings = PolitenessSettings()
     probe: ProbeSettings = ProbeSettings()
     browser: BrowserSettings = BrowserSettings()
     discovery: DiscoverySettings = DiscoverySettings()
