@@ -10,6 +10,10 @@ Rules (thresholds from ``StabilityRules``):
   except a browser timeout on a site whose probes' median is already slow: ``degraded``;
 - otherwise ``degraded`` when it is slow, its text is garbled (乱码) or its newest dated item is
   older than ``stale_days``; else ``ok``.
+
+Throttling answers (429, a firewall page: hotline_audit/politeness.py) are no attempts: a
+homepage the browser only ever saw blocked is ``needs_review``, and ``down`` or slowness while
+the site throttled us become ``needs_review`` too (checks/throttling.py).
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from datetime import date
 from statistics import median
 
 from hotline_audit.config import StabilityRules
-from hotline_audit.model import StabilityObservation, Verdict, VerdictStatus
+from hotline_audit.model import StabilityObservation, ThrottleSeen, Verdict, VerdictStatus
+from hotline_audit.politeness import THROTTLE_REASONS, host_of
 from hotline_audit.workdays import china_date
+
+from .throttling import blocked_verdict, describe, throttle_code
 
 CHECK = "stability"
 
@@ -39,6 +46,8 @@ ERROR_ZH = {
     "dialog_loop": "对话框循环弹出",
     "refresh_loop": "页面循环刷新",
     "oversize": "页面过大",
+    "rate_limited": "被限流",
+    "waf_blocked": "被防火墙拦截",
 }
 # A page that stops a citizen using it by its own doing (pageload.py sets ``fault``): down once
 # our browser has shown it works on a control page, since then the failure cannot be ours.
@@ -68,12 +77,15 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
         return verdict(VerdictStatus.no_channel, "未发现网站", "no website is known for this hotline")
 
     load = obs.page_load
-    attempts = [(p.ok, p.side, p.error_kind) for p in obs.probes]
+    # A throttled attempt (the site's firewall answered us) says nothing about the site.
+    throttled = [p for p in obs.probes if p.error_kind in THROTTLE_REASONS]
+    attempts = [(p.ok, p.side, p.error_kind) for p in obs.probes if p.error_kind not in THROTTLE_REASONS]
     if load is not None:
         # A page that hung or looped counts against the site only once a control page showed
         # our browser works (below); until then it is no attempt of the site's.
         unproven = load.fault in CONTROLLED_FAULTS and not load.control_ok
-        attempts.append((load.ok, "tool" if unproven else load.side, load.error_kind))
+        if load.throttle is None:
+            attempts.append((load.ok, "tool" if unproven else load.side, load.error_kind))
     valid = [a for a in attempts if a[1] == "site"]
     tool_failures = len(attempts) - len(valid)
     failed = [kind or "navigation" for ok, _, kind in valid if not ok]
@@ -83,19 +95,30 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
         "failures": len(failed),
         "failure_share": round(share, 4),
         "tool_failures": tool_failures,
+        "throttled": len(throttled) + (1 if load is not None and load.throttle else 0),
     }
+    if load is not None and load.throttle is not None:
+        seen = obs.throttles or [ThrottleSeen(host=host_of(load.final_url or load.url), at=load.started_at,
+                                              kind=load.throttle, status=load.status, url=load.url,
+                                              component="browser")]
+        listed_zh, listed_en = describe(seen)
+        zh_kind, en_kind = THROTTLE_REASONS[load.throttle]
+        return verdict(VerdictStatus.needs_review,
+                       f"浏览器打开首页时{zh_kind}({listed_zh}), 看不到网站本身, 需人工复核",
+                       f"{en_kind} when the browser opened the homepage ({listed_en}): the site itself was not seen",
+                       0.5, reason_code=throttle_code(seen), **metrics)
 
     if valid and share >= rules.down_failure_share:
         kinds = Counter(failed).most_common()
         zh_kinds = "、".join(f"{ERROR_ZH.get(k, k)}{n}次" for k, n in kinds)
         en_kinds = ", ".join(f"{k} x{n}" for k, n in kinds)
-        return verdict(
+        return blocked_verdict(verdict(
             VerdictStatus.down,
             f"{len(valid)}次访问中{len(failed)}次失败({share:.0%}, {zh_kinds}),达到{rules.down_failure_share:.0%}不可访问标准",
             f"{len(failed)} of {len(valid)} attempts failed ({share:.0%}: {en_kinds}), at or above the "
             f"{rules.down_failure_share:.0%} census threshold",
             **metrics,
-        )
+        ), obs.throttles)
     if load is None or load.side == "tool" or not valid:
         detail = (load.error if load and load.side == "tool" else None) or "no attempt reached the site"
         return verdict(VerdictStatus.tool_error, f"检测工具故障,无法判断: {detail}",
@@ -125,14 +148,14 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
         # slowness seen by a citizen, not a doubt about the site.
         if load.error_kind == "timeout" and median_ms is not None and median_ms >= rules.slow_median_ms:
             waited = f"{load.elapsed_ms / 1000:.1f}" if load.elapsed_ms else None
-            return verdict(
+            return blocked_verdict(verdict(
                 VerdictStatus.degraded,
                 f"访问缓慢(探测中位耗时{median_ms / 1000:.1f}秒); 浏览器打开首页超时"
                 + (f"(等待{waited}秒未完成)" if waited else ""),
                 f"slow (median probe {median_ms / 1000:.1f} s); the browser load timed out"
                 + (f" after {waited} s" if waited else ""),
                 median_probe_ms=median_ms, load_ms=load.elapsed_ms, **metrics,
-            )
+            ), obs.throttles)
         return verdict(
             VerdictStatus.needs_review,
             f"浏览器打开失败({ERROR_ZH.get(load.error_kind or '', load.error_kind)}: {load.error}),但HTTP探测正常,需人工复核",
@@ -145,12 +168,15 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
     problems_zh: list[str] = []
     problems_en: list[str] = []
     confidence = 1.0
+    slow = True
     if median_ms is not None and median_ms >= rules.slow_median_ms:
         problems_zh.append(f"访问缓慢(探测中位耗时{median_ms / 1000:.1f}秒)")
         problems_en.append(f"slow (median probe {median_ms / 1000:.1f} s)")
     elif (load.load_ms or 0) >= rules.slow_load_ms:
         problems_zh.append(f"页面加载缓慢({load.load_ms / 1000:.1f}秒)")
         problems_en.append(f"slow page load ({load.load_ms / 1000:.1f} s)")
+    else:
+        slow = False
     text_len = load.text_chars + len(load.title or "")
     if text_len and load.replacement_chars / text_len >= rules.garbled_share:
         problems_zh.append(f"页面乱码({load.replacement_chars}个无法解码字符,编码声明与内容不符)")
@@ -163,8 +189,10 @@ def judge_stability(obs: StabilityObservation | None, rules: StabilityRules) -> 
             problems_en.append(f"newest dated item {load.newest_date} is {age} days old")
             confidence = 0.8  # dates are read from the page text, a heuristic
     if problems_zh:
-        return verdict(VerdictStatus.degraded, "; ".join(problems_zh), "; ".join(problems_en),
-                       confidence, **metrics)
+        found = verdict(VerdictStatus.degraded, "; ".join(problems_zh), "; ".join(problems_en), confidence, **metrics)
+        # Slowness may be the firewall's doing (it delays whom it suspects); dates and
+        # garbled text are read from the page itself, whoever was slow.
+        return blocked_verdict(found, obs.throttles) if slow else found
     note_zh = f"{len(valid)}次访问{'全部成功' if not failed else f'中{len(failed)}次失败,低于阈值'}"
     note_en = f"{len(valid) - len(failed)} of {len(valid)} attempts succeeded"
     if median_ms is not None:

@@ -25,6 +25,7 @@ from journeys.stability import JourneyContext, observe_stability
 from . import __version__
 from .config import Settings
 from .ledger import Ledger
+from .politeness import open_budget
 from .model import Channel, Hotline, Verdict, VerdictStatus
 from .questions import Question, load_questions, pick_questions
 from .store import HotlineResult, Store
@@ -194,9 +195,12 @@ async def run_round(
 ) -> None:
     """Audit every hotline of the plan, saving each one as soon as it is judged."""
     settings = plan.settings
-    async with BrowserPool(settings.browser, settings.proxy, settings.network) as browser:
+    # One politeness budget per host for every component, shared with discovery and rechecks.
+    budget = open_budget(settings.politeness, settings.out, plan.round_name)
+    async with BrowserPool(settings.browser, settings.proxy, settings.network, budget,
+                           settings.politeness.contact) as browser:
         ctx = JourneyContext(settings=settings, browser=browser, round_dir=plan.round_dir,
-                             probe_limiter=asyncio.Semaphore(settings.probe.concurrency))
+                             probe_limiter=asyncio.Semaphore(settings.probe.concurrency), budget=budget)
         slots = asyncio.Semaphore(settings.hotlines_in_flight)
         bank = load_questions() if "findability" in plan.checks else []
         submitting = (Submitting(Ledger(store), effectiveness_tools(settings, plan.round_dir))

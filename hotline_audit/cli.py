@@ -389,6 +389,7 @@ def recheck(
 
     from . import audit as rounds
     from .ledger import Ledger
+    from .politeness import open_budget
     from .store import Store
 
     if not due:
@@ -422,9 +423,11 @@ def recheck(
         progress.update(task, advance=1, tally=" ".join(f"{k}:{n}" for k, n in sorted(tally.items())))
 
     async def run() -> list:
-        async with BrowserPool(settings.browser, settings.proxy, settings.network) as browser:
+        budget = open_budget(settings.politeness, settings.out, round_name or "recheck")
+        async with BrowserPool(settings.browser, settings.proxy, settings.network, budget,
+                               settings.politeness.contact) as browser:
             ctx = JourneyContext(settings=settings, browser=browser, round_dir=settings.out,
-                                 probe_limiter=asyncio.Semaphore(settings.probe.concurrency))
+                                 probe_limiter=asyncio.Semaphore(settings.probe.concurrency), budget=budget)
             tools = effectiveness_tools(settings, settings.out / "recheck")
             return await recheck_due(ctx, ledger, tools=tools, now=when, round_name=round_name, on_done=on_done)
 

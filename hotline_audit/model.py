@@ -99,6 +99,7 @@ class Probe(BaseModel):
     side: Side = "site"
     final_url: str | None = None
     bytes: int = 0
+    retry_after_s: float | None = None  # what a throttling answer asked us to wait
 
 
 class PageLoad(BaseModel):
@@ -135,6 +136,26 @@ class PageLoad(BaseModel):
     # Whether our browser loaded a control page right after this page misbehaved: only then is
     # the misbehaviour the site's (None: no control was needed).
     control_ok: bool | None = None
+    # A throttling answer instead of the page (hotline_audit/politeness.py classify):
+    # "rate_limited" or "waf_blocked"; the page then says nothing about the site.
+    throttle: str | None = None
+    paced_ms: float | None = Field(
+        None, description="time our politeness budget held the page's requests back; "
+        "already taken out of elapsed_ms")
+
+
+class ThrottleSeen(BaseModel):
+    """A throttling answer a site gave one of our components during a check: the evidence
+    that a block was the site's reaction to us, not a failure of the hotline."""
+
+    host: str
+    at: datetime
+    kind: str  # rate_limited, waf_blocked
+    status: int | None = None
+    url: str
+    component: str  # crawl, probe, browser
+    retry_after_s: float | None = None
+    waited_s: float = 0.0
 
 
 class TlsFacts(BaseModel):
@@ -181,6 +202,7 @@ class StabilityObservation(BaseModel):
     page_load: PageLoad | None = None
     tls: TlsFacts | None = None  # None in rounds stored before TLS facts were recorded
     tool_error: str | None = None  # the journey itself failed before observing
+    throttles: list[ThrottleSeen] = Field(default_factory=list)
 
 
 class EvidenceFile(BaseModel):
@@ -265,6 +287,7 @@ class FindabilityObservation(BaseModel):
     # so an entry not found on it is not shown to be missing.
     home_cut: bool = False
     tool_error: str | None = None  # the journey itself failed before observing
+    throttles: list[ThrottleSeen] = Field(default_factory=list)
 
 
 # -- service effectiveness (服务有效性) ---------------------------------------------------------
@@ -372,3 +395,4 @@ class SubmissionObservation(BaseModel):
     needs_operator: bool = False  # some step waited for a person who did not answer
     tool_error: str | None = None  # the journey itself failed before observing
     evidence: list[str] = Field(default_factory=list)
+    throttles: list[ThrottleSeen] = Field(default_factory=list)

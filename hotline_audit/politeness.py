@@ -18,8 +18,8 @@ child process), the round and a recheck started beside it share it: slots are re
 transaction each, in time order per host, which is what keeps any 60-second window at or under
 ``per_minute`` however many processes ask. The same file is the request log the report's
 politeness table is read from (``host_stats``). A page's sub-resources (scripts, styles,
-images) are not page-level: they load as a visitor's browser loads them, under the guard
-proxy's per-host cap (``subresource_connections``).
+images) are not page-level: they load as a visitor's browser loads them, within Chromium's own
+cap of six connections per host (journeys/pacing.py).
 """
 
 from __future__ import annotations
@@ -78,10 +78,6 @@ class PolitenessSettings(BaseModel):
         3, ge=0, description="times a throttled request is tried again (after the wait) before the "
         "step is left to a person (needs_review, rate_limited or waf_blocked)",
     )
-    subresource_connections: int = Field(
-        6, ge=1, description="connections to one host at once for a page's scripts, styles and images "
-        "(what a browser opens per host)",
-    )
     robots_disallow: Literal["obey", "ignore"] = Field(
         "obey", description="obey: discovery does not crawl pages robots.txt disallows (the "
         "report lists them); ignore: public service pages are audited anyway (the report says so). "
@@ -100,14 +96,20 @@ class PolitenessSettings(BaseModel):
 PROJECT_URL = "https://github.com/hotline-audit/hotline-audit"
 
 
-def user_agent(contact: str = "", version: str = "") -> str:
-    """The User-Agent every component sends: a current Chrome's, then who we are and how to
-    reach us, as census tools identify themselves; the same for a whole round."""
+def who_we_are(contact: str = "", version: str = "") -> str:
+    """The token that names the tool and how to reach the auditor, e.g.
+    ``hotline-audit/0.9 (+audit@example.org)``."""
     from . import __version__
 
-    who = f"hotline-audit/{version or __version__} (+{contact.strip() or PROJECT_URL})"
+    return f"hotline-audit/{version or __version__} (+{contact.strip() or PROJECT_URL})"
+
+
+def user_agent(contact: str = "", version: str = "", chrome: str = "124.0.0.0") -> str:
+    """The User-Agent every component sends: a current Chrome's (``chrome``: the version of
+    the Chromium in use), then who we are and how to reach us, as census tools identify
+    themselves; the same for a whole round."""
     return ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-            f"Chrome/124.0 Safari/537.36 {who}")
+            f"Chrome/{chrome} Safari/537.36 {who_we_are(contact, version)}")
 
 
 # -- what a throttling answer looks like ---------------------------------------------------------
@@ -165,6 +167,24 @@ def classify(status: int | None, headers: Mapping[str, str] | None = None, text:
     if BLOCK_RE.search(words) and (status is None or status >= 400 or len(words) < 400):
         return "waf_blocked"
     return None
+
+
+def visible_text(raw: bytes, encoding: str | None = None) -> str:
+    """What a person reads on a (short) HTML page or plain-text answer: no tags, scripts or styles."""
+    if not raw:
+        return ""
+    text = raw.decode(encoding or "utf-8", errors="replace")
+    if "<" not in text:
+        return text
+    try:
+        import lxml.html
+
+        doc = lxml.html.document_fromstring(text)
+        for bad in doc.xpath("//script|//style|//noscript|//template"):
+            bad.drop_tree()
+        return " ".join(doc.text_content().split())
+    except Exception:  # not HTML after all (or empty): read it as it is
+        return re.sub(r"<[^>]+>", " ", text)
 
 
 def host_of(url: str) -> str:
@@ -417,15 +437,17 @@ class Politeness:
         row = self._db().execute("SELECT backoff_until FROM hosts WHERE host=?", (host,)).fetchone()
         return max(0.0, (row[0] if row else 0.0) - time.time())
 
-    def throttles(self, hosts: Iterable[str], since: float = 0.0) -> list[Throttle]:
-        """Throttling answers from ``hosts`` since ``since`` (time.time()), oldest first."""
+    def throttles(self, hosts: Iterable[str], since: float = 0.0, hotline_id: str = "") -> list[Throttle]:
+        """Throttling answers from ``hosts`` (or booked to ``hotline_id``) since ``since``
+        (time.time()), oldest first."""
         wanted = sorted({h.lower() for h in hosts if h})
-        if not wanted:
+        if not wanted and not hotline_id:
             return []
         marks = ",".join("?" * len(wanted))
         rows = self._db().execute(
             f"SELECT host, at, kind, status, url, component, hotline_id, retry_after, waited FROM throttles "
-            f"WHERE host IN ({marks}) AND at >= ? ORDER BY at", (*wanted, since)).fetchall()
+            f"WHERE (host IN ({marks}) OR (hotline_id != '' AND hotline_id = ?)) AND at >= ? ORDER BY at",
+            (*wanted, hotline_id, since)).fetchall()
         return [Throttle(*row) for row in rows]
 
     def host_stats(self, round_name: str | None = None) -> list[HostStats]:
@@ -478,4 +500,10 @@ def _alive(pid: int) -> bool:
 
 
 def state_file_for(settings: PolitenessSettings, out: Path) -> Path:
+    """Where the shared budget lives: the setting, else politeness.sqlite in ``out``."""
     return settings.state_file or (Path(out) / "politeness.sqlite")
+
+
+def open_budget(settings: PolitenessSettings, out: Path, round_name: str = "", component: str = "") -> Politeness:
+    """The budget every command writing to ``out`` shares (the round's, a recheck's, discovery's)."""
+    return Politeness(state_file_for(settings, out), settings, round_name, component)

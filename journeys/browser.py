@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,9 +36,11 @@ from hotline_audit.config import (
     NetworkSettings,
 )
 from hotline_audit.netguard import GuardProxy, Refusal, TargetPolicy
+from hotline_audit.politeness import Politeness, user_agent, who_we_are
 
 from .capture import STOP_TIMEOUT_S, Capture, Recorder
 from .netlog import NetLog
+from .pacing import TabPacer
 
 # WeChat's in-app browser on a phone: WeChat H5 sites answer "请在微信客户端打开" to anything
 # else. The same user agent as discovery (crawler/spider.py WECHAT_UA).
@@ -113,6 +115,7 @@ class PageEvents:
     dialogs: int = 0  # alert/confirm/prompt/beforeunload dialogs, each dismissed
     popups: int = 0  # windows the page opened
     frame_navigations: list[float] = field(default_factory=list)  # monotonic times, main frame
+    holds: Callable[[float], float] | None = None  # TabPacer.held_s, when the tab is paced
 
     def reset(self) -> None:
         self.console_errors.clear()
@@ -128,12 +131,18 @@ class PageEvents:
 
         Playwright's "networkidle" always waits 500 ms; most pages are quiet far sooner, and
         this also catches a reload started by a script (JS challenges) or an SPA's API call."""
-        deadline = time.monotonic() + max_s
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        # Time our politeness budget held the page's requests back is added: it is not the
+        # page's, and a page waiting for its API calls has not settled.
+        while time.monotonic() < started + max_s + self.held(started):
             if not self.in_flight and time.monotonic() - self.last_activity >= quiet_s:
                 return True
             await asyncio.sleep(0.025)
         return False
+
+    def held(self, since: float) -> float:
+        """Seconds since ``since`` our budget held the page's requests (the tab's pacer sets this)."""
+        return self.holds(since) if self.holds is not None else 0.0
 
 
 @dataclass
@@ -150,6 +159,12 @@ class Tab:
     # A CDP session to the page, opened once: asks whether the page answers (and stops it)
     # without waiting for a navigation in progress, and is never detached (that can hang).
     cdp: CDPSession | None = None
+    # Paces the context's page-level requests by their hosts' politeness budget (None: unpaced).
+    pacer: TabPacer | None = None
+
+    def held_s(self, since: float) -> float:
+        """Seconds since ``since`` (monotonic) our politeness budget held this tab's requests."""
+        return self.pacer.held_s(since) if self.pacer else 0.0
 
     def refusals(self) -> list[Refusal]:
         """Requests of this borrow refused because they aimed at the auditor's network."""
@@ -173,13 +188,20 @@ CONTROL_PAGE = "data:text/html;charset=utf-8,<title>control</title><p>hotline-au
 
 class BrowserPool:
     """``network`` says which local hosts pages may reach (none by default): every context
-    goes through its own listener of a ``GuardProxy``, which forwards to ``proxy``."""
+    goes through its own listener of a ``GuardProxy``, which forwards to ``proxy``.
+    ``budget`` paces every tab's page-level requests (journeys/pacing.py); every tab's
+    User-Agent ends with who we are and ``contact`` (WeChat's for phone tabs, which WeChat H5
+    sites require, Chrome's of this Chromium's version for the others)."""
 
     def __init__(self, settings: BrowserSettings, proxy: str | None = None,
-                 network: NetworkSettings | None = None) -> None:
+                 network: NetworkSettings | None = None, budget: Politeness | None = None,
+                 contact: str = "") -> None:
         self.settings = settings
         self.proxy = proxy
         self.network = network or NetworkSettings()
+        self.budget = budget.for_component("browser") if budget is not None else None
+        self.contact = contact
+        self.agent = user_agent(contact)
         self.guard: GuardProxy | None = None
         self._made = 0
         self._control: tuple[float, bool] | None = None
@@ -212,6 +234,7 @@ class BrowserPool:
                 # Contexts have listeners of their own; this one is for anything else.
                 proxy={"server": self.guard.listen("browser")},
             )
+            self.agent = user_agent(self.contact, chrome=self._browser.version)
             for _ in range(self.settings.contexts):
                 self._tabs.put_nowait(await self._new_tab())
         except Exception as exc:
@@ -251,8 +274,11 @@ class BrowserPool:
             "locale": "zh-CN",
             "timezone_id": "Asia/Shanghai",
             "ignore_https_errors": False,
+            "user_agent": self.agent,
         }
         options.update(MOBILE_CONTEXT if mobile else {})
+        if mobile:
+            options["user_agent"] = f"{WECHAT_UA} {who_we_are(self.contact)}"
         options.update(context_options)
         self._made += 1
         tag = f"tab{self._made}"
@@ -271,7 +297,12 @@ class BrowserPool:
         context.on("page", lambda _: setattr(events, "popups", events.popups + 1))
         net = NetLog()
         net.attach(context)
-        return Tab(context, page, events, mobile=mobile, net=net, guard=self.guard, tag=tag, cdp=cdp)
+        pacer = None
+        if self.budget is not None:
+            pacer = TabPacer(self.budget)
+            await asyncio.wait_for(pacer.attach(context, page, cdp), CLOSE_TIMEOUT_S)
+            events.holds = pacer.held_s
+        return Tab(context, page, events, mobile=mobile, net=net, guard=self.guard, tag=tag, cdp=cdp, pacer=pacer)
 
     async def _take(self, mobile: bool) -> Tab:
         if not mobile:
@@ -289,13 +320,15 @@ class BrowserPool:
         (self._mobile_tabs if tab.mobile else self._tabs).put_nowait(tab)
 
     @asynccontextmanager
-    async def tab(self, mobile: bool = False, capture: Capture | None = None) -> AsyncIterator[Tab]:
+    async def tab(self, mobile: bool = False, capture: Capture | None = None,
+                  hotline_id: str = "") -> AsyncIterator[Tab]:
         """Borrow a tab: cookies cleared, events reset. A tab that broke is replaced.
 
         ``mobile=True`` borrows a phone with WeChat's user agent instead (for H5 sites).
         ``capture`` records the borrow's network traffic (every page of the context) and a
         trace; the files are written when the borrow ends, also when the journey failed, and
-        listed in ``capture.saved``."""
+        listed in ``capture.saved``. ``hotline_id`` is whom the tab's requests are booked to in
+        the politeness log."""
         tab = await self._take(mobile)
         healthy, save = True, True
         recorder: Recorder | None = None
@@ -305,6 +338,8 @@ class BrowserPool:
             tab.net.reset()
             if tab.guard is not None:
                 tab.guard.reset(tab.tag)
+            if tab.pacer is not None:
+                tab.pacer.reset(hotline_id)
             if capture is not None and capture.wanted:
                 recorder = Recorder(tab, capture)
                 await recorder.start()

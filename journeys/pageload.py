@@ -15,6 +15,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from hotline_audit.config import BrowserSettings
 from hotline_audit.model import PageLoad, utcnow
+from hotline_audit.politeness import THROTTLE_REASONS, classify, retry_after_s
 from hotline_audit.workdays import china_date
 
 from .browser import Tab, shot_format
@@ -67,6 +68,8 @@ DATED_ITEMS_JS = r"""
 }
 """
 
+# A load during which our budget held the page's requests this long cannot show a timeout is the site's.
+PACED_DOUBT_S = 1.0
 BODY_TEXT_JS = "() => document.body ? document.body.innerText : ''"
 
 
@@ -203,17 +206,26 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
     t0 = time.perf_counter()
     navs_before, dialogs_before = len(tab.events.frame_navigations), tab.events.dialogs
     result = PageLoad(url=url, started_at=started, ok=False)
+    m0 = time.monotonic()
     message = ""
+    headers: dict[str, str] = {}
     try:
         response = await goto_unless_cut(tab, url, settings.navigation_timeout_s)
         result.status = response.status if response else None
+        headers = await _headers(response)
     except (PlaywrightTimeout, TimeoutError):
         result.error_kind, result.error = "timeout", f"page did not load within {settings.navigation_timeout_s:g} s"
     except PlaywrightError as exc:
         message = str(exc).splitlines()[0][:300]
         result.error_kind, result.side = unreachable_kind(tab, [url, _url_in(message)]) or classify_browser_error(message)
         result.error = message
-    result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
+    held = tab.held_s(m0)
+    result.elapsed_ms = round((time.perf_counter() - t0 - held) * 1000, 1)
+    if result.error_kind == "timeout" and held >= PACED_DOUBT_S:
+        # Our politeness budget held the page's own requests back while it loaded: the
+        # timeout may be ours, so it is no evidence against the site.
+        result.side = "tool"
+        result.error = f"{result.error} (our politeness budget held its requests {held:.1f} s)"
 
     responsive = True
     if result.error_kind is None:
@@ -282,6 +294,16 @@ async def load_page(tab: Tab, url: str, settings: BrowserSettings, screenshot: P
             except (PlaywrightError, TimeoutError):
                 pass
     result.final_url = page.url if not page.is_closed() else None
+    result.throttle = result.throttle or classify(result.status, headers)
+    if result.throttle is not None:
+        # Neither up nor down: the site answered us with its firewall (judged needs_review).
+        result.ok = False
+        result.error_kind, result.side = result.throttle, "site"
+        result.error = f"{THROTTLE_REASONS[result.throttle][1]} (HTTP {result.status})"
+        if tab.pacer is not None:
+            tab.pacer.booked(result.final_url or url, result.throttle, result.status,
+                             retry_after_s(headers.get("retry-after")))
+    result.paced_ms = round(tab.held_s(m0) * 1000, 1)
     result.console_errors = tab.events.console_errors[:50]
     result.failed_requests = tab.events.failed_requests[:50]
     result.dialogs = tab.events.dialogs - dialogs_before
@@ -331,6 +353,8 @@ async def goto_unless_cut(tab: Tab, url: str, timeout_s: float) -> Response | No
     stopped there: Chromium leaves a cut page "loading" for 20 s or more (measured) before its
     load event, and Chromium's stop (CDP) did not end that wait; the page's own stop does."""
     page = tab.page
+    if tab.pacer is not None:  # the document's slot first: the navigation's timer is the site's
+        await tab.pacer.prepay(url)
     nav = asyncio.ensure_future(page.goto(url, wait_until="load", timeout=timeout_s * 1000))
 
     async def cut_seen() -> None:
@@ -373,6 +397,16 @@ async def goto_unless_cut(tab: Tab, url: str, timeout_s: float) -> Response | No
             await asyncio.gather(nav, watch, return_exceptions=True)
 
 
+async def _headers(response: Response | None) -> dict[str, str]:
+    if response is None:
+        return {}
+    try:
+        async with asyncio.timeout(2):
+            return await response.all_headers()
+    except Exception:  # the answer is gone: its status is what there is
+        return {}
+
+
 def _url_in(message: str) -> str | None:
     """The URL a Playwright navigation error names (``... at https://x/``)."""
     for word in message.split():
@@ -392,6 +426,7 @@ async def _observe_content(page: Page, result: PageLoad, settings: BrowserSettin
     result.title = (await page.title())[:300]
     text: str = await page.evaluate(BODY_TEXT_JS)
     result.text_chars = len(text)
+    result.throttle = classify(result.status, {}, text)
     result.replacement_chars = text.count("\ufffd") + result.title.count("\ufffd")
     result.dates_found, result.newest_date = newest_date(
         await page.evaluate(DATED_ITEMS_JS), china_date(result.started_at)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
 import ipaddress
 import math
 import socket
@@ -18,6 +19,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -28,8 +30,18 @@ from cryptography.x509.oid import NameOID
 from hotline_audit.config import ProbeSettings
 from hotline_audit.model import Probe, TlsFacts, utcnow
 from hotline_audit.netguard import Refusal, TargetPolicy
+from hotline_audit.politeness import (
+    THROTTLE_REASONS,
+    Politeness,
+    Ticket,
+    classify,
+    retry_after_s,
+    user_agent,
+    visible_text,
+)
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+THROTTLE_READ_BYTES = 16_384  # a firewall page is short: only this much is read for its words
 USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0 Safari/537.36 hotline-audit"
@@ -61,10 +73,38 @@ def guard_hook(policy: TargetPolicy) -> Callable[[httpx.Request], Awaitable[None
     return check
 
 
+# Seconds the politeness budget held the current probe's requests (each redirect hop takes a
+# slot of its own): the probe's time is the site's, so this is taken out of it.
+_HELD: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("probe_held", default=None)
+
+
+def pacing_hooks(budget: Politeness, hotline_id: str = "") -> tuple[Callable[[httpx.Request], Awaitable[None]],
+                                                                  Callable[[httpx.Response], Awaitable[None]]]:
+    """httpx request/response hooks: every request (redirect hops too) waits for its host's
+    politeness slot, which is given back with the answer."""
+
+    async def take(request: httpx.Request) -> None:
+        ticket = await budget.acquire(str(request.url), hotline_id)
+        request.extensions["politeness_ticket"] = ticket
+        held = _HELD.get()
+        if held is not None:
+            held.append(ticket.held_s)
+
+    async def give_back(response: httpx.Response) -> None:
+        ticket: Ticket | None = response.request.extensions.pop("politeness_ticket", None)
+        if ticket is not None:
+            budget.release(ticket, response.status_code)
+
+    return take, give_back
+
+
 def make_client(proxy: str | None, timeout_s: float, cookies: dict[str, str] | None = None,
-                policy: TargetPolicy | None = None) -> httpx.AsyncClient:
+                policy: TargetPolicy | None = None, budget: Politeness | None = None,
+                hotline_id: str = "", agent: str | None = None) -> httpx.AsyncClient:
     """An HTTP client that goes through ``proxy`` except for loopback, as Chromium does, and
-    never into the auditor's network (``policy``; the strictest when None)."""
+    never into the auditor's network (``policy``; the strictest when None); with ``budget``
+    every request takes its host's politeness slot first."""
+    hooks: list[Any] = list(pacing_hooks(budget, hotline_id)) if budget is not None else []
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
     if proxy:
         mounts = {f"all://{h}": httpx.AsyncHTTPTransport() for h in ("127.0.0.1", "localhost")}
@@ -74,10 +114,10 @@ def make_client(proxy: str | None, timeout_s: float, cookies: dict[str, str] | N
         timeout=httpx.Timeout(timeout_s),
         follow_redirects=True,
         max_redirects=10,
-        headers={"User-Agent": USER_AGENT, "Accept-Language": "zh-CN,zh;q=0.9"},
+        headers={"User-Agent": agent or USER_AGENT, "Accept-Language": "zh-CN,zh;q=0.9"},
         cookies=cookies,
         trust_env=False,
-        event_hooks={"request": [guard_hook(policy or TargetPolicy())]},
+        event_hooks={"request": [guard_hook(policy or TargetPolicy()), *hooks[:1]], "response": hooks[1:]},
     )
 
 
@@ -88,20 +128,34 @@ def uses_proxy(url: str, proxy: str | None) -> bool:
 async def probe_once(client: httpx.AsyncClient, url: str, settings: ProbeSettings, via_proxy: bool) -> Probe:
     started = utcnow()
     t0 = time.perf_counter()
+    held: list[float] = []
+    token = _HELD.set(held)
 
     def done(**kw: object) -> Probe:
-        return Probe(started_at=started, elapsed_ms=round((time.perf_counter() - t0) * 1000, 1), **kw)
+        return Probe(started_at=started, elapsed_ms=round((time.perf_counter() - t0 - sum(held)) * 1000, 1), **kw)
 
     try:
-        async with asyncio.timeout(settings.timeout_s):
+        # The timeout is the site's: time our budget holds the probe back is added to it.
+        async with asyncio.timeout(settings.timeout_s) as deadline:
             async with client.stream("GET", url) as resp:
+                deadline.reschedule(asyncio.get_running_loop().time() + settings.timeout_s - (time.perf_counter() - t0)
+                                    + sum(held))
                 size = 0
+                head = bytearray()
                 async for chunk in resp.aiter_bytes():
                     size += len(chunk)
+                    if len(head) < THROTTLE_READ_BYTES:
+                        head += chunk[:THROTTLE_READ_BYTES - len(head)]
                     if size >= settings.max_body_bytes:
                         break
                 status = resp.status_code
                 final = str(resp.url)
+                kind = classify(status, resp.headers, visible_text(bytes(head), resp.encoding)) \
+                    if size <= THROTTLE_READ_BYTES or status >= 400 else None
+                if kind is not None:
+                    return done(ok=False, status=status, error_kind=kind, final_url=final, bytes=size,
+                                error=f"{THROTTLE_REASONS[kind][1]} (HTTP {status})",
+                                retry_after_s=retry_after_s(resp.headers.get("retry-after")))
                 if status >= 400:
                     kind = "challenge" if status == 412 else "http_status"
                     return done(ok=False, status=status, error_kind=kind, error=f"HTTP {status}",
@@ -128,6 +182,8 @@ async def probe_once(client: httpx.AsyncClient, url: str, settings: ProbeSetting
         return done(ok=False, error_kind="timeout", error=f"timed out ({settings.timeout_s:g} s)")
     except httpx.HTTPError as exc:
         return done(ok=False, error_kind="client", error=f"{type(exc).__name__}: {exc}"[:200], side="tool")
+    finally:
+        _HELD.reset(token)
 
 
 async def probe_series(
@@ -137,14 +193,31 @@ async def probe_series(
     limiter: asyncio.Semaphore,
     cookies: dict[str, str] | None = None,
     policy: TargetPolicy | None = None,
+    budget: Politeness | None = None,
+    hotline_id: str = "",
+    retries: int = 0,
 ) -> list[Probe]:
-    """``settings.count`` probes on a fixed schedule; at most ``limiter`` in flight overall."""
+    """``settings.count`` probes on a fixed schedule; at most ``limiter`` in flight overall.
+
+    With ``budget`` each probe (each redirect hop) takes its host's politeness slot, so the
+    schedule stretches when the host is busy; a probe the site throttled is booked to the host
+    (which then backs off) and sent again later, up to ``retries`` times: a throttled probe is
+    no evidence about the site (it is kept, error_kind rate_limited or waf_blocked, when
+    every try was throttled)."""
     via_proxy = uses_proxy(url, proxy)
-    async with make_client(proxy, settings.timeout_s, cookies, policy) as client:
+    paced = budget.for_component("probe") if budget is not None else None
+    agent = user_agent(budget.settings.contact) if budget is not None else None
+    async with make_client(proxy, settings.timeout_s, cookies, policy, paced, hotline_id, agent) as client:
         async def scheduled(i: int) -> Probe:
             await asyncio.sleep(i * settings.spacing_s)
-            async with limiter:
-                return await probe_once(client, url, settings, via_proxy)
+            for _ in range(retries + 1):
+                async with limiter:
+                    probe = await probe_once(client, url, settings, via_proxy)
+                if probe.error_kind not in THROTTLE_REASONS or paced is None:
+                    break
+                paced.throttled(probe.final_url or url, probe.error_kind, probe.status, probe.retry_after_s,
+                                hotline_id)
+            return probe
 
         return list(await asyncio.gather(*(scheduled(i) for i in range(settings.count))))
 

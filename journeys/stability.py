@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from checks.stability import CONTROLLED_FAULTS
 from hotline_audit.config import Settings
-from hotline_audit.model import EvidenceFile, Hotline, StabilityObservation, TlsFacts
+from hotline_audit.model import EvidenceFile, Hotline, StabilityObservation, ThrottleSeen, TlsFacts
 from hotline_audit.netguard import TargetPolicy
+from hotline_audit.politeness import Politeness, host_of
 
 from .browser import BrowserPool, shot_format
 from .capture import Capture
 from .pageload import load_page
 from .probes import observe_tls, probe_series, tls_target
+
+MAX_THROTTLES = 50  # kept per observation: the first ones tell the story
 
 
 @dataclass
@@ -30,6 +35,16 @@ class JourneyContext:
     browser: BrowserPool
     round_dir: Path
     probe_limiter: asyncio.Semaphore
+    # The round's politeness budget (hotline_audit/politeness.py); None: nothing is paced.
+    budget: Politeness | None = None
+
+    def throttles_since(self, hotline_id: str, hosts: set[str], since: float) -> list[ThrottleSeen]:
+        """Throttling answers since ``since`` (time.time()) for the hotline's requests or hosts."""
+        if self.budget is None:
+            return []
+        return [ThrottleSeen(host=t.host, at=datetime.fromtimestamp(t.at, UTC), kind=t.kind, status=t.status,
+                             url=t.url, component=t.component, retry_after_s=t.retry_after_s, waited_s=t.waited_s)
+                for t in self.budget.throttles(hosts, since, hotline_id)][:MAX_THROTTLES]
 
     def evidence_path(self, hotline_id: str, check: str, name: str) -> Path:
         return self.round_dir / "evidence" / hotline_id / check / name
@@ -53,8 +68,14 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
     shot = ctx.evidence_path(hotline.hotline_id, "stability", "homepage" + fmt.suffix)
     capture = Capture(ctx.evidence_path(hotline.hotline_id, "stability", "homepage"),
                       options=ctx.settings.evidence, check="stability")
-    async with ctx.browser.tab(capture=capture) as tab:
+    since = time.time()
+    async with ctx.browser.tab(capture=capture, hotline_id=hotline.hotline_id) as tab:
         obs.page_load = await load_page(tab, hotline.website, ctx.settings.browser, shot)
+        for _ in range(ctx.settings.politeness.retries):
+            if obs.page_load.throttle is None:
+                break
+            # Come back once the host's back-off is over (the next slot waits for it).
+            obs.page_load = await load_page(tab, hotline.website, ctx.settings.browser, shot)
         if obs.page_load.fault in CONTROLLED_FAULTS:
             # Only a browser that works on a control page can call the page's hang its own.
             obs.page_load.control_ok = await ctx.browser.browser_works()
@@ -67,9 +88,12 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
     # The TLS look runs beside the probes (one handshake or two): it adds no time to a round.
     obs.probes, obs.tls = await asyncio.gather(
         probe_series(hotline.website, ctx.settings.probe, ctx.settings.proxy, ctx.probe_limiter, cookies,
-                     TargetPolicy(ctx.settings.network.allow_hosts)),
+                     TargetPolicy(ctx.settings.network.allow_hosts), budget=ctx.budget,
+                     hotline_id=hotline.hotline_id, retries=ctx.settings.politeness.retries),
         _observe_tls(ctx, tls_target(hotline.website, obs.page_load.final_url if obs.page_load else None)),
     )
+    hosts = {host_of(u) for u in (hotline.website, obs.page_load.final_url if obs.page_load else None) if u}
+    obs.throttles = ctx.throttles_since(hotline.hotline_id, hosts, since)
     return obs, evidence
 
 
