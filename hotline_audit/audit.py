@@ -25,8 +25,8 @@ from journeys.stability import JourneyContext, observe_stability
 from . import __version__
 from .config import Settings
 from .ledger import Ledger
-from .politeness import open_budget
 from .model import Channel, Hotline, Verdict, VerdictStatus
+from .politeness import open_budget
 from .questions import Question, load_questions, pick_questions
 from .store import HotlineResult, Store
 from .workdays import china_today
