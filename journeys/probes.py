@@ -18,6 +18,7 @@ import ssl
 import time
 import warnings
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -35,6 +36,7 @@ from hotline_audit.politeness import (
     Politeness,
     Ticket,
     classify,
+    host_of,
     retry_after_s,
     user_agent,
     visible_text,
@@ -73,27 +75,58 @@ def guard_hook(policy: TargetPolicy) -> Callable[[httpx.Request], Awaitable[None
     return check
 
 
-# Seconds the politeness budget held the current probe's requests (each redirect hop takes a
-# slot of its own): the probe's time is the site's, so this is taken out of it.
-_HELD: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("probe_held", default=None)
+@dataclass
+class _Pacing:
+    """The current probe's dealings with the politeness budget (a context variable, so that
+    the client's hooks, shared by concurrent probes, book to the right one)."""
+
+    prepaid: Ticket | None = None  # the first request's slot, taken before the clock started
+    holds: list[list[float]] = field(default_factory=list)  # [start, end or 0.0], perf_counter
+    visited: set[str] = field(default_factory=set)  # URLs that redirected (a loop repeats one)
+    tickets: list[Ticket] = field(default_factory=list)  # given back at the end, answered or not
+
+    def held_s(self) -> float:
+        now = time.perf_counter()
+        return sum((end or now) - start for start, end in self.holds)
+
+
+_PACING: contextvars.ContextVar[_Pacing | None] = contextvars.ContextVar("probe_pacing", default=None)
 
 
 def pacing_hooks(budget: Politeness, hotline_id: str = "") -> tuple[Callable[[httpx.Request], Awaitable[None]],
                                                                   Callable[[httpx.Response], Awaitable[None]]]:
     """httpx request/response hooks: every request (redirect hops too) waits for its host's
-    politeness slot, which is given back with the answer."""
+    politeness slot, which is given back with the answer. Time spent waiting is the probe's
+    ``held_s``: ours, not the site's."""
 
     async def take(request: httpx.Request) -> None:
-        ticket = await budget.acquire(str(request.url), hotline_id)
+        pacing = _PACING.get()
+        if pacing is not None and pacing.prepaid is not None and host_of(str(request.url)) == pacing.prepaid.host:
+            ticket, pacing.prepaid = pacing.prepaid, None
+        else:
+            hold = [time.perf_counter(), 0.0]
+            if pacing is not None:
+                pacing.holds.append(hold)
+            try:
+                ticket = await budget.acquire(str(request.url), hotline_id)
+            finally:
+                hold[1] = time.perf_counter()
         request.extensions["politeness_ticket"] = ticket
-        held = _HELD.get()
-        if held is not None:
-            held.append(ticket.held_s)
+        if pacing is not None:
+            pacing.tickets.append(ticket)
 
     async def give_back(response: httpx.Response) -> None:
         ticket: Ticket | None = response.request.extensions.pop("politeness_ticket", None)
         if ticket is not None:
             budget.release(ticket, response.status_code)
+        pacing = _PACING.get()
+        if pacing is not None and response.is_redirect:
+            # A loop is known at its first repeat: following it ten times more would only
+            # send the site (and its firewall) ten more requests.
+            here = str(response.request.url)
+            if here in pacing.visited:
+                raise httpx.TooManyRedirects(f"redirect loop back to {here}", request=response.request)
+            pacing.visited.add(here)
 
     return take, give_back
 
@@ -125,42 +158,34 @@ def uses_proxy(url: str, proxy: str | None) -> bool:
     return bool(proxy) and (urlsplit(url).hostname or "") not in {h.strip("[]") for h in LOOPBACK_HOSTS}
 
 
-async def probe_once(client: httpx.AsyncClient, url: str, settings: ProbeSettings, via_proxy: bool) -> Probe:
-    started = utcnow()
-    t0 = time.perf_counter()
-    held: list[float] = []
-    token = _HELD.set(held)
-
-    def done(**kw: object) -> Probe:
-        return Probe(started_at=started, elapsed_ms=round((time.perf_counter() - t0 - sum(held)) * 1000, 1), **kw)
-
+async def probe_once(client: httpx.AsyncClient, url: str, settings: ProbeSettings, via_proxy: bool,
+                     budget: Politeness | None = None, prepaid: Ticket | None = None) -> Probe:
+    """One GET. With a paced client (``budget``, its hooks' budget) ``prepaid`` is the first
+    request's slot, taken before the clock starts; any later wait for a redirect hop's slot is
+    taken out of the time."""
+    pacing = _Pacing(prepaid=prepaid)
+    token = _PACING.set(pacing)
     try:
-        # The timeout is the site's: time our budget holds the probe back is added to it.
-        async with asyncio.timeout(settings.timeout_s) as deadline:
-            async with client.stream("GET", url) as resp:
-                deadline.reschedule(asyncio.get_running_loop().time() + settings.timeout_s - (time.perf_counter() - t0)
-                                    + sum(held))
-                size = 0
-                head = bytearray()
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    if len(head) < THROTTLE_READ_BYTES:
-                        head += chunk[:THROTTLE_READ_BYTES - len(head)]
-                    if size >= settings.max_body_bytes:
-                        break
-                status = resp.status_code
-                final = str(resp.url)
-                kind = classify(status, resp.headers, visible_text(bytes(head), resp.encoding)) \
-                    if size <= THROTTLE_READ_BYTES or status >= 400 else None
-                if kind is not None:
-                    return done(ok=False, status=status, error_kind=kind, final_url=final, bytes=size,
-                                error=f"{THROTTLE_REASONS[kind][1]} (HTTP {status})",
-                                retry_after_s=retry_after_s(resp.headers.get("retry-after")))
-                if status >= 400:
-                    kind = "challenge" if status == 412 else "http_status"
-                    return done(ok=False, status=status, error_kind=kind, error=f"HTTP {status}",
-                                final_url=final, bytes=size)
-                return done(ok=True, status=status, final_url=final, bytes=size)
+        started = utcnow()
+        t0 = time.perf_counter()
+
+        def done(**kw: object) -> Probe:
+            spent = time.perf_counter() - t0 - pacing.held_s()
+            return Probe(started_at=started, elapsed_ms=round(spent * 1000, 1), **kw)
+
+        fetch = asyncio.ensure_future(_fetch(client, url, settings))
+        try:
+            # The timeout is the site's: time our budget holds a redirect hop back is added.
+            while not fetch.done():
+                left = settings.timeout_s - (time.perf_counter() - t0 - pacing.held_s())
+                if left <= 0:
+                    raise TimeoutError
+                await asyncio.wait({fetch}, timeout=left)
+            return done(**fetch.result())
+        finally:
+            fetch.cancel()
+            with contextlib.suppress(BaseException):
+                await fetch
     except TimeoutError:
         return done(ok=False, error_kind="timeout", error=f"no complete answer within {settings.timeout_s:g} s")
     except RefusedTarget as refused:
@@ -183,7 +208,37 @@ async def probe_once(client: httpx.AsyncClient, url: str, settings: ProbeSetting
     except httpx.HTTPError as exc:
         return done(ok=False, error_kind="client", error=f"{type(exc).__name__}: {exc}"[:200], side="tool")
     finally:
-        _HELD.reset(token)
+        if budget is not None:  # slots of requests never sent or never answered (timeouts)
+            for ticket in [pacing.prepaid, *pacing.tickets]:
+                if ticket is not None and ticket.inflight_id is not None:
+                    budget.release(ticket)
+        _PACING.reset(token)
+
+
+async def _fetch(client: httpx.AsyncClient, url: str, settings: ProbeSettings) -> dict[str, Any]:
+    """The GET itself: what the probe records (raises what the client raises)."""
+    async with client.stream("GET", url) as resp:
+        size = 0
+        head = bytearray()
+        async for chunk in resp.aiter_bytes():
+            size += len(chunk)
+            if len(head) < THROTTLE_READ_BYTES:
+                head += chunk[:THROTTLE_READ_BYTES - len(head)]
+            if size >= settings.max_body_bytes:
+                break
+        status = resp.status_code
+        final = str(resp.url)
+        kind = classify(status, resp.headers, visible_text(bytes(head), resp.encoding)) \
+            if size <= THROTTLE_READ_BYTES or status >= 400 else None
+        if kind is not None:
+            return {"ok": False, "status": status, "error_kind": kind, "final_url": final, "bytes": size,
+                    "error": f"{THROTTLE_REASONS[kind][1]} (HTTP {status})",
+                    "retry_after_s": retry_after_s(resp.headers.get("retry-after"))}
+        if status >= 400:
+            kind = "challenge" if status == 412 else "http_status"
+            return {"ok": False, "status": status, "error_kind": kind, "error": f"HTTP {status}",
+                    "final_url": final, "bytes": size}
+        return {"ok": True, "status": status, "final_url": final, "bytes": size}
 
 
 async def probe_series(
@@ -196,8 +251,13 @@ async def probe_series(
     budget: Politeness | None = None,
     hotline_id: str = "",
     retries: int = 0,
+    enough_failures: int | None = None,
 ) -> list[Probe]:
     """``settings.count`` probes on a fixed schedule; at most ``limiter`` in flight overall.
+
+    Once ``enough_failures`` probes failed on the site's side the rest are not sent: the census
+    rule has its answer (unreachable whatever the others would say), and a failing site is not
+    asked again and again (a hanging one would hold its host's slots for a timeout each).
 
     With ``budget`` each probe (each redirect hop) takes its host's politeness slot, so the
     schedule stretches when the host is busy; a probe the site throttled is booked to the host
@@ -208,18 +268,32 @@ async def probe_series(
     paced = budget.for_component("probe") if budget is not None else None
     agent = user_agent(budget.settings.contact) if budget is not None else None
     async with make_client(proxy, settings.timeout_s, cookies, policy, paced, hotline_id, agent) as client:
-        async def scheduled(i: int) -> Probe:
+        failures = 0
+
+        async def scheduled(i: int) -> Probe | None:
+            nonlocal failures
             await asyncio.sleep(i * settings.spacing_s)
             for _ in range(retries + 1):
+                if enough_failures is not None and failures >= enough_failures:
+                    return None
+                # The host's slot first: a probe waiting for it holds none of the round's.
+                prepaid = await paced.acquire(url, hotline_id) if paced is not None else None
+                if enough_failures is not None and failures >= enough_failures:
+                    if prepaid is not None and paced is not None:
+                        paced.release(prepaid)
+                    return None
                 async with limiter:
-                    probe = await probe_once(client, url, settings, via_proxy)
+                    probe = await probe_once(client, url, settings, via_proxy, paced, prepaid)
                 if probe.error_kind not in THROTTLE_REASONS or paced is None:
                     break
                 paced.throttled(probe.final_url or url, probe.error_kind, probe.status, probe.retry_after_s,
                                 hotline_id)
+            if not probe.ok and probe.side == "site" and probe.error_kind not in THROTTLE_REASONS:
+                failures += 1
             return probe
 
-        return list(await asyncio.gather(*(scheduled(i) for i in range(settings.count))))
+        done = await asyncio.gather(*(scheduled(i) for i in range(settings.count)))
+        return [p for p in done if p is not None]
 
 
 # -- TLS facts ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -89,12 +90,20 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
     obs.probes, obs.tls = await asyncio.gather(
         probe_series(hotline.website, ctx.settings.probe, ctx.settings.proxy, ctx.probe_limiter, cookies,
                      TargetPolicy(ctx.settings.network.allow_hosts), budget=ctx.budget,
-                     hotline_id=hotline.hotline_id, retries=ctx.settings.politeness.retries),
+                     hotline_id=hotline.hotline_id, retries=ctx.settings.politeness.retries,
+                     enough_failures=enough_failures(ctx.settings)),
         _observe_tls(ctx, tls_target(hotline.website, obs.page_load.final_url if obs.page_load else None)),
     )
     hosts = {host_of(u) for u in (hotline.website, obs.page_load.final_url if obs.page_load else None) if u}
     obs.throttles = ctx.throttles_since(hotline.hotline_id, hosts, since)
     return obs, evidence
+
+
+def enough_failures(settings: Settings) -> int:
+    """Site failures after which the census rule says unreachable whatever the rest of the
+    probes and the browser load would show (checks/stability.py's first rule)."""
+    attempts = settings.probe.count + 1  # the probes and the browser's load
+    return max(1, math.ceil(settings.stability.down_failure_share * attempts - 1e-9))
 
 
 async def _observe_tls(ctx: JourneyContext, url: str) -> TlsFacts:
