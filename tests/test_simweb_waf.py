@@ -354,6 +354,20 @@ def test_rates_peak_is_the_most_page_requests_in_any_sliding_minute():
     assert rate.requests == 2 * len(offsets) and rate.min_interval == 0.0
 
 
+def test_rates_count_page_requests_in_flight():
+    """Two slow pages at once, then one: the most in flight is 2, and none is left over."""
+    slow = replace(HANWEB, trait="slow", slow_s=0.5)
+    portals = [slow if p is HANWEB else p for p in PORTALS]
+
+    async def body(client, base, sim):
+        await asyncio.gather(client.get(slow.website), client.get(slow.website + "index.html"))
+        await client.get(slow.website)
+        host = (await client.get(f"{base}/_rates")).json()["hosts"][slow.host]
+        assert host["max_in_flight"] == 2 and sim.traffic.hosts[slow.host].in_flight == 0
+
+    served(body, portals=portals)
+
+
 def test_rates_and_requests_over_http():
     clock = FakeClock()
     start = clock.t
