@@ -11,15 +11,18 @@ from contextlib import contextmanager
 
 @contextmanager
 def simweb_process(seed: int = 1, count: int = 24, timeout_s: float = 30.0, hostile: Sequence[str] = (),
-                   local_port: int | None = None) -> Iterator[str]:
+                   local_port: int | None = None, waf: int = 0) -> Iterator[str]:
     """Yield simweb's proxy URL (``http://127.0.0.1:PORT``); stop it on exit. ``hostile``
     appends hostile portals (fixtures.simweb.population.HOSTILE_TRAITS, one per entry) and
-    ``local_port`` names the loopback service their private redirects point at; simweb's own
-    command line (``python -m fixtures.simweb serve``) serves those, the product's the rest."""
-    if hostile or local_port is not None:
+    ``local_port`` names the loopback service their private redirects point at; ``waf`` puts a
+    firewall or rate limit in front of that many portals (fixtures.simweb.population.WAF_KINDS;
+    ``GET /_rates`` then shows the rate a round kept). simweb's own command line
+    (``python -m fixtures.simweb serve``) serves those, the product's the rest."""
+    if hostile or local_port is not None or waf:
         command = [sys.executable, "-m", "fixtures.simweb", "serve", "--port", "0",
                    "--seed", str(seed), "--count", str(count), "--hostile", ",".join(hostile)]
         command += ["--local-port", str(local_port)] if local_port is not None else []
+        command += ["--waf", str(waf)] if waf else []
     else:
         command = [sys.executable, "-m", "hotline_audit", "simweb", "serve", "--port", "0",
                    "--seed", str(seed), "--count", str(count)]
