@@ -33,6 +33,8 @@ from hotline_audit.config import EffectivenessSettings
 from hotline_audit.model import StageFailure, SubmissionObservation, Verdict, VerdictStatus
 from hotline_audit.workdays import ExtraDays, add_workdays, china_date
 
+from .throttling import blocked_verdict
+
 CHECK = "effectiveness"
 jieba.setLogLevel(logging.WARNING)
 
@@ -185,6 +187,12 @@ def reply_due(submitted: date, case_type: str | None, settings: EffectivenessSet
 
 
 def judge_effectiveness(obs: SubmissionObservation | None, settings: EffectivenessSettings) -> Verdict:
+    """The verdict by the rules below; a problem found while the hotline's sites throttled us
+    is needs_review (checks/throttling.py)."""
+    return blocked_verdict(_judge(obs, settings), obs.throttles if obs else [])
+
+
+def _judge(obs: SubmissionObservation | None, settings: EffectivenessSettings) -> Verdict:
     windows = "、".join(f"{k}{v}个工作日" for k, v in settings.reply_workdays.items())
     rule = (f"依次判定: 无提交入口/收不到验证码/注册失败/验证码/表单报错为无法提交; 查询页不显示办理进度为"
             f"无法显示受理进度; 答复期限({windows})届满后仍无答复为无回应; 答复仅转办、仅给电话、"

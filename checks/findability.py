@@ -37,6 +37,8 @@ from hotline_audit.model import (
 )
 from hotline_audit.questions import CITY, Question, load_questions
 
+from .throttling import blocked_verdict
+
 jieba.setLogLevel(logging.WARNING)
 
 CHECK = "findability"
@@ -245,6 +247,13 @@ class _Status:
 
 def judge_findability(obs: FindabilityObservation | None, questions: list[Question],
                       rules: FindabilityRules, today: date) -> Verdict:
+    """The verdict by the rules below; a problem found while the hotline's sites throttled us
+    is needs_review (checks/throttling.py)."""
+    return blocked_verdict(_judge(obs, questions, rules, today), obs.throttles if obs else [])
+
+
+def _judge(obs: FindabilityObservation | None, questions: list[Question],
+           rules: FindabilityRules, today: date) -> Verdict:
     rule = (f"无处查: 首页{rules.max_clicks}次点击内无搜索/知识库/智能问答, "
             f"或全部出错/超时(查询超过{rules.query_timeout_s:g}秒算超时); "
             f"查不准: ≥{rules.inaccurate_share:.0%}问题前{rules.top_results}条结果无相关"

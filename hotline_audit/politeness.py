@@ -116,7 +116,7 @@ def user_agent(contact: str = "", version: str = "", chrome: str = "124.0.0.0") 
 
 # Words, not whole phrases: firewalls word their pages in many ways (访问过于频繁, 您的请求太快了,
 # 操作频率过高, 请求次数超过限制 ...). A rate limit says "too often/fast/many" about "visits/requests".
-_TOO_OFTEN = r"(?:过于频繁|太频繁|频繁|过快|太快|过多|太多|过高|超过.{0,6}限制|超出.{0,6}限制|超限|限流)"
+_TOO_OFTEN = r"(?:过于频繁|太频繁|频繁|过快|太快|过多|太多|过高|太高|超过.{0,6}限制|超出.{0,6}限制|超限|限流)"
 _VISITS = r"(?:访问|请求|操作|查询|刷新|提交|点击)"
 RATE_RE = re.compile(rf"{_VISITS}.{{0,8}}{_TOO_OFTEN}|{_TOO_OFTEN}.{{0,4}}{_VISITS}")
 # A block says the request was stopped, by whom, or asks to prove we are human.

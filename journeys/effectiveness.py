@@ -93,6 +93,7 @@ from hotline_audit.model import (
     utcnow,
 )
 from hotline_audit.personas import Persona, load_persona, redact
+from hotline_audit.politeness import host_of
 from hotline_audit.scenarios import Scenario, pick_scenario
 
 from . import citizen_js as js
@@ -519,10 +520,19 @@ async def _open(run: _Run, url: str, retries: int = 1, patient: bool = True) -> 
     """Navigate like a person: a 5xx or dropped connection is tried again once. A homepage
     (not ``patient``) gets the census timeout; pages behind clicks get ``timeout_ms``."""
     nav = _Nav(False)
-    for _ in range(retries + 1):
+    pacer = run.tab.pacer if run.tab is not None else None
+    throttled = 0
+    while retries >= 0:
+        mark = len(pacer.throttles) if pacer else 0
         nav = await _open_once(run, url, patient)
+        if pacer is not None and throttled < run.settings.politeness.retries and await pacer.throttled_since(mark):
+            # The site's firewall answered, not the page: open it again once the host's
+            # back-off is over (a GET; nothing is sent twice).
+            throttled += 1
+            continue
         if nav.ok or not nav.retryable:
             return nav
+        retries -= 1
     return nav
 
 
@@ -2146,10 +2156,14 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
 
     ``now`` is the audit's clock (simweb's simulated time in tests); the SMS inbox is asked for
     codes sent after it. A case the ledger already has with a receipt is only tracked again."""
+    since = time.time()
     title, body = scenario.render(hotline.city)
     case = ledger.begin(hotline.hotline_id, round_name, scenario, title=title, persona=persona_key(persona))
     if case.state == SUBMITTED:
-        return await _follow_up(ctx, ledger, case, hotline, persona, now)
+        obs, evidence = await _follow_up(ctx, ledger, case, hotline, persona, now)
+        obs.throttles += ctx.throttles_since(hotline.hotline_id, {host_of(u) for u in (
+            hotline.website, hotline.h5, case.track_url) if u}, since)
+        return obs, evidence
     run = _Run(ctx, hotline, persona, _new_obs(hotline, scenario, title, body), _Clock(now))
     entry = _channel_entry(hotline, channels)
     mobile = bool(entry and entry.mobile)
@@ -2159,7 +2173,7 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
         capture = Capture(ctx.evidence_path(hotline.hotline_id, CHECK, f"{run.prefix}{'h5-' if mobile else ''}submit"),
                           secrets=persona, options=ctx.settings.evidence, check=CHECK)
         run.har = _har_of(ctx, capture)
-        async with ctx.browser.tab(mobile=mobile, capture=capture) as tab:
+        async with ctx.browser.tab(mobile=mobile, capture=capture, hotline_id=hotline.hotline_id) as tab:
             run.tab = tab
             handler = _on_dialog(run)
             tab.page.on("dialog", handler)
@@ -2195,7 +2209,19 @@ async def submit_case(ctx: JourneyContext, hotline: Hotline, channels: list[Chan
         case = _stopped(run, ledger, case)
     if case.state == SUBMITTED and not tracked:  # the tab broke after the receipt was kept
         await _check_progress(run, ledger, case)
+    _note_throttles(run, channels, since)
     return run.obs, run.evidence
+
+
+def _note_throttles(run: _Run, channels: list[Channel], since: float) -> None:
+    """The throttling answers the hotline's sites gave us since ``since``, kept with the
+    observation (each look adds its own): what makes a block no accusation."""
+    urls = [run.hotline.website, run.hotline.h5, run.obs.url, run.track_url, *(c.value for c in channels),
+            *(p.url for p in run.obs.progress)]
+    hosts = {host_of(u) for u in urls if u and u.startswith("http")}
+    seen = {(t.host, t.at, t.url) for t in run.obs.throttles}
+    run.obs.throttles += [t for t in run.ctx.throttles_since(run.hotline.hotline_id, hosts, since)
+                          if (t.host, t.at, t.url) not in seen]
 
 
 def _har_of(ctx: JourneyContext, capture: Capture) -> str | None:
@@ -2220,7 +2246,8 @@ async def _track_case(run: _Run, case: Case) -> None:
     with."""
     capture = Capture(run.ctx.evidence_path(run.hotline.hotline_id, CHECK, f"{run.prefix}track"),
                       secrets=run.persona, options=run.settings.evidence, check=CHECK)
-    async with run.ctx.browser.tab(mobile=case.channel == "h5", capture=capture) as tab:
+    async with run.ctx.browser.tab(mobile=case.channel == "h5", capture=capture,
+                                   hotline_id=run.hotline.hotline_id) as tab:
         run.tab = tab
         try:
             await _look_up(run, case)
@@ -2256,7 +2283,9 @@ async def recheck_case(ctx: JourneyContext, case: Case, persona: Persona, *, now
     clock = _Clock(now)
     run = _run_for_case(ctx, case, hotline, persona, clock.now(),
                         prefix=f"recheck-{clock.now().astimezone(CHINA_TZ):%Y%m%dT%H%M}-")
+    since = time.time()
     await _track_case(run, case)
+    _note_throttles(run, [], since)
     return run.obs, run.evidence
 
 

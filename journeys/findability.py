@@ -832,14 +832,22 @@ class _Journey:
     async def ask_each(self, entry: _Entry, questions: Sequence[QuestionLike],
                        ask: Callable[[_Entry, QuestionLike, bool], Awaitable[QueryAttempt]]) -> None:
         timeouts = 0
+        pacer = self.tab.pacer
         for n, question in enumerate(questions):
-            try:
-                attempt = await ask(entry, question, n == 0)
-            except (PlaywrightError, TimeoutError) as exc:
-                _, side = self._check_alive(exc)
+            for _ in range(self.ctx.settings.politeness.retries + 1):
+                throttled = len(pacer.throttles) if pacer else 0
+                try:
+                    attempt = await ask(entry, question, n == 0)
+                except (PlaywrightError, TimeoutError) as exc:
+                    _, side = self._check_alive(exc)
+                    self.current = None
+                    attempt = self._attempt(entry, question)
+                    attempt.side, attempt.reason = side, _first_line(exc)
+                if pacer is None or not await pacer.throttled_since(throttled):
+                    break
+                # The site throttled us while we asked: what we saw is its firewall, not its
+                # answer. Ask again from the entry page once the host's back-off is over.
                 self.current = None
-                attempt = self._attempt(entry, question)
-                attempt.side, attempt.reason = side, _first_line(exc)
             self.attempts.append(attempt)
             timeouts = timeouts + 1 if attempt.outcome == "timeout" else 0
             if timeouts >= GIVE_UP_AFTER_TIMEOUTS and n + 1 < len(questions):
@@ -920,7 +928,7 @@ class _Journey:
             if state == "nothing" and box.button:  # the button did nothing: a person presses Enter
                 await box.input().press("Enter", timeout=3000, no_wait_after=True)
                 state = await self.wait(watch, box.frame, time.monotonic(), deadline)
-            attempt.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+            attempt.elapsed_ms = round((time.monotonic() - started - self.tab.held_s(started)) * 1000, 1)
             if state == "timeout":  # stop the hung load, so what the person sees can be read
                 # (whether the results' document came is not known: stopped, not asked)
                 await stop_loading(watch.target(page, box.frame)[0], committed=False)
@@ -966,7 +974,7 @@ class _Journey:
                     return "done"
             elif now - since >= NO_REACTION_S:
                 return "nothing"
-            if now >= deadline:
+            if now >= deadline + self.tab.held_s(since):  # our budget's holds are not the site's time
                 return "timeout"
             await asyncio.sleep(POLL_S)
 
@@ -1144,7 +1152,7 @@ class _Journey:
             started = time.monotonic()
             await self.send(page, bool(box["button"]))
             state = await self.wait(watch, page.main_frame, started, started + self.rules.query_timeout_s, answered)
-            attempt.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+            attempt.elapsed_ms = round((time.monotonic() - started - self.tab.held_s(started)) * 1000, 1)
             if state == "timeout":
                 # An answer shown just as time ran out (before the page went quiet) is an answer.
                 await answered()
@@ -1260,7 +1268,7 @@ async def _observe_site(ctx: JourneyContext, hotline: Hotline, home: str, channe
     capture = Capture(ctx.evidence_path(hotline.hotline_id, CHECK, "h5-journey" if mobile else "journey"),
                       options=ctx.settings.evidence, check=CHECK)
     try:
-        async with ctx.browser.tab(mobile=mobile, capture=capture) as tab:
+        async with ctx.browser.tab(mobile=mobile, capture=capture, hotline_id=hotline.hotline_id) as tab:
             journey = _Journey(ctx, hotline, tab, "h5-" if mobile else "", answered)
             try:
                 return await journey.run(home, channels, questions)
@@ -1281,6 +1289,18 @@ async def _observe_site(ctx: JourneyContext, hotline: Hotline, home: str, channe
 async def observe_findability(ctx: JourneyContext, hotline: Hotline, channels: list[Channel],
                               questions: Sequence[QuestionLike], answered: Answered | None = None,
                               ) -> tuple[FindabilityObservation, list[EvidenceFile]]:
+    """``_observe_findability``, with the throttling answers the hotline's sites gave us meanwhile."""
+    since = time.time()
+    obs, evidence = await _observe_findability(ctx, hotline, channels, questions, answered)
+    hosts = {_host(u) for u in (obs.website, obs.h5, *(c.value for c in channels), *(a.entry_url for a in obs.attempts))
+             if u and u.startswith("http")}
+    obs.throttles = ctx.throttles_since(hotline.hotline_id, hosts, since)
+    return obs, evidence
+
+
+async def _observe_findability(ctx: JourneyContext, hotline: Hotline, channels: list[Channel],
+                               questions: Sequence[QuestionLike], answered: Answered | None = None,
+                               ) -> tuple[FindabilityObservation, list[EvidenceFile]]:
     """Ask ``questions`` through every search box, knowledge base and robot a citizen can reach.
 
     With ``answered`` (the judging rule for one attempt), a later entry point is not asked what

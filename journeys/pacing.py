@@ -63,6 +63,7 @@ class TabPacer:
     _prepaid: dict[str, list[Ticket]] = field(default_factory=lambda: defaultdict(list))
     _open: dict[str, list[Ticket]] = field(default_factory=lambda: defaultdict(list))
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _reads: set[asyncio.Task[None]] = field(default_factory=set)  # pages being read for a firewall
     _sessions: list[CDPSession] = field(default_factory=list)
     _status: dict[str, int] = field(default_factory=dict)  # url -> status of its last document
 
@@ -84,7 +85,7 @@ class TabPacer:
         self._sessions.append(cdp)
 
     def _read_each_load(self, page: Page) -> None:
-        page.on("load", lambda loaded: self._spawn(self._read_page(loaded)))
+        page.on("load", lambda loaded: self._reads.add(self._spawn(self._read_page(loaded))))
 
     async def _read_page(self, page: Page) -> None:
         """A firewall page that answers 200 ("访问过于频繁", a slider "to prove you are human")
@@ -107,10 +108,12 @@ class TabPacer:
             async with asyncio.timeout(10):
                 await self._watch(await context.new_cdp_session(popup))
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._reads.discard)
+        return task
 
     # -- pausing -------------------------------------------------------------------------------
 
@@ -195,6 +198,14 @@ class TabPacer:
             return self.budget.throttled(url, kind, status, retry_after, self.hotline_id)
         except Exception:
             return 0.0
+
+    async def throttled_since(self, mark: int, wait_s: float = READ_S) -> bool:
+        """Whether a throttling answer came after ``mark`` (a ``len(throttles)``), once the
+        pages already loaded have been read."""
+        pending = [t for t in self._reads if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=wait_s)
+        return len(self.throttles) > mark
 
     # -- what it cost --------------------------------------------------------------------------
 
