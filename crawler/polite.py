@@ -29,6 +29,7 @@ import html
 import re
 import time
 import weakref
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +39,7 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.pqueues import DownloaderAwarePriorityQueue
 
@@ -51,6 +52,7 @@ from hotline_audit.politeness import (
     retry_after_s,
 )
 
+from .extract import decode_html
 from .robots import HostRobots, read_robots
 
 # Request meta keys.
@@ -87,14 +89,39 @@ class Throttled(IgnoreRequest):
 
 def visible_text(response: Response) -> str:
     """What a person reads on a short HTML or plain-text answer (no tags, scripts, styles);
-    empty for anything else, so that classifying a page costs next to nothing."""
-    if not isinstance(response, TextResponse) or len(response.body) > MAX_TEXT_BYTES:
+    empty for anything else, so that classifying a page costs next to nothing. The body is
+    still as sent (this middleware sees answers before Scrapy decompresses them)."""
+    if len(response.body) > MAX_TEXT_BYTES:
         return ""
     ctype = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
-    head = response.body.lstrip()[:1]
+    body = _decompressed(response)
+    head = body.lstrip()[:1]
     if "html" in ctype or head == b"<":
-        return html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", response.text)))
-    return response.text if ctype.startswith("text/plain") else ""
+        text, _ = decode_html(body, ctype.partition("charset=")[2].strip() or None)
+        return html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", text)))
+    return decode_html(body, None)[0] if ctype.startswith("text/plain") else ""
+
+
+def _decompressed(response: Response) -> bytes:
+    """The body without its Content-Encoding (gzip, deflate, br), at most MAX_TEXT_BYTES of it;
+    empty when it cannot be read."""
+    encoding = response.headers.get(b"Content-Encoding", b"").decode("latin-1").strip().lower()
+    body = response.body
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, MAX_TEXT_BYTES)
+        if encoding == "deflate":
+            try:
+                return zlib.decompressobj().decompress(body, MAX_TEXT_BYTES)
+            except zlib.error:  # raw deflate, as some servers send it
+                return zlib.decompressobj(-zlib.MAX_WBITS).decompress(body, MAX_TEXT_BYTES)
+        if encoding == "br":
+            import brotli
+
+            return brotli.decompress(body)[:MAX_TEXT_BYTES]
+    except Exception:  # noqa: BLE001 (unreadable: judged by its status alone)
+        return b""
+    return body if encoding in ("", "identity") else b""
 
 
 def _headers(response: Response) -> dict[str, str]:
@@ -251,6 +278,13 @@ def for_crawler(crawler: Any) -> CrawlPoliteness:
         state = _STATES[crawler] = CrawlPoliteness(budget, settings)
         _CURRENT[:] = [state]
     return state
+
+
+def notes_of(crawler: Any, hotline_id: str) -> dict[str, Any]:
+    """The hotline's politeness notes as an item's fields, once (empty when there are none)."""
+    state = _STATES.get(crawler)
+    notes = state.notes.pop(hotline_id, None) if state else None
+    return notes.item() if notes else {}
 
 
 class PoliteMiddleware:

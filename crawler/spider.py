@@ -45,7 +45,7 @@ from .extract import (
     links_by_script,
 )
 from .guard import TargetRefused
-from .polite import REGISTRY_ENTRY, RobotsDisallowed, Throttled, for_crawler
+from .polite import REGISTRY_ENTRY, RobotsDisallowed, Throttled, notes_of
 
 WECHAT_ONLY = re.compile(r"请在微信(客户端|中)打开")
 WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -155,11 +155,8 @@ class HotlineSpider(scrapy.Spider):
 
     def politeness_item(self, hotline_id: str) -> dict[str, Any] | None:
         """What politeness did to the hotline's crawl (throttling answers, robots.txt), once."""
-        crawler = getattr(self, "crawler", None)
-        if crawler is None:
-            return None  # a spider driven by hand (tests): no budget
-        notes = for_crawler(crawler).notes.pop(hotline_id, None)
-        item = notes.item() if notes else {}
+        crawler = getattr(self, "crawler", None)  # none for a spider driven by hand (tests)
+        item = notes_of(crawler, hotline_id) if crawler is not None else {}
         return {"type": "politeness", "hotline_id": hotline_id, **item} if item else None
 
     def entries_missing(self, hotline_id: str) -> list[str]:
@@ -401,7 +398,10 @@ class HotlineSpider(scrapy.Spider):
             self.entry_rendered.add(request.meta["hotline_id"])
         meta = {**request.meta, "playwright": True, "handle_httpstatus_list": [412],
                 "playwright_include_page": True,
-                "playwright_page_methods": [PageMethod("wait_for_load_state", "networkidle")]}
+                "playwright_page_methods": [PageMethod("wait_for_load_state", "networkidle")],
+                # A render's time is Chromium's (scripts, waiting for the network to go idle),
+                # not the server's latency: AutoThrottle would take it for a slow host.
+                "autothrottle_dont_adjust_delay": True}
         if getattr(self, "crawler", None) is not None:
             # The browser context's own User-Agent (navigator.userAgent included) is the crawl's.
             meta["playwright_context_kwargs"] = {"user_agent": self.settings["USER_AGENT"]}

@@ -64,10 +64,11 @@ Answer = Callable[[web.Request], tuple[int, str, dict[str, str]]]
 
 
 @contextmanager
-def site(pages: dict[str, str], answer: Answer | None = None) -> Iterator[Site]:
+def site(pages: dict[str, str], answer: Answer | None = None, gzipped: tuple[str, ...] = ()) -> Iterator[Site]:
     """Serve ``pages`` (path -> HTML; ``/robots.txt`` as text) on loopback, in a thread of its
     own (discovery runs the crawler as a child process). ``answer`` may answer a request
-    instead (status, body, headers), e.g. a rate limit; 404 for any other path."""
+    instead (status, body, headers), e.g. a rate limit; 404 for any other path. The
+    ``gzipped`` paths are sent with Content-Encoding: gzip, as most real servers send pages."""
     seen = Site()
 
     async def handle(request: web.Request) -> web.Response:
@@ -79,7 +80,10 @@ def site(pages: dict[str, str], answer: Answer | None = None) -> Iterator[Site]:
                  "application/json" if "/api/" in request.path else
                  "text/plain" if request.path.endswith(".txt") or status == 404 else "text/html")
         seen.log.append(Seen(time.time(), path, status, request.headers.get("User-Agent", "")))
-        return web.Response(status=status, text=body, content_type=ctype, headers=headers)
+        response = web.Response(status=status, text=body, content_type=ctype, headers=headers)
+        if request.path in gzipped:
+            response.enable_compression(web.ContentCoding.gzip)
+        return response
 
     loop = asyncio.new_event_loop()
     runner, seen.base = loop.run_until_complete(serve({"/{tail:.*}": handle}))
@@ -170,14 +174,14 @@ def test_a_rate_limited_site_is_waited_out_and_never_read_as_its_throttle_page(t
 
 
 def test_a_firewall_page_is_given_up_after_the_retries_and_said_to_be_a_block(tmp_path):
-    """A page that always shows the firewall's block page (HTTP 200): tried 1 + retries times,
-    each after the host's back-off, then left as a waf_blocked failure; its words are never
-    read as channels."""
+    """A page that always shows the firewall's block page (HTTP 200, gzipped): tried 1 + retries
+    times, each after the host's back-off, then left as a waf_blocked failure; its words are
+    never read as channels."""
     block = "<html><body><p>您的访问已被网站防火墙拦截</p><a href='/trap/'>我要投诉</a></body></html>"
     pages = {"/": html("<a href='/xx/'>我要写信</a> <a href='/cx/'>信件查询</a> <a href='/blocked/'>办事指南</a>"),
              "/xx/": html(LETTER), "/cx/": html(LOOKUP), "/blocked/": block}
     settings = polite(tmp_path, retries=1, backoff_s=1.0, backoff_max_s=2.0)
-    with site(pages) as seen:
+    with site(pages, gzipped=("/blocked/",)) as seen:
         found, items = discover(tmp_path, settings, {"w": seen.base + "/"})
     assert seen.paths().count("/blocked/") == 2
     tries = [s.at for s in seen.log if s.path == "/blocked/"]
