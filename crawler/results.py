@@ -17,13 +17,15 @@ class Discovery:
     notes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     page_qrs: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     offsite: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
-
+    # Throttling answers and robots.txt facts (crawler/polite.py), per hotline.
+    politeness: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def notes_for(self, hotline_id: str) -> dict[str, Any]:
         """What discovery saw besides channels, as stored with the hotline's observations."""
         return {"failures": self.failures.get(hotline_id, []), "notes": self.notes.get(hotline_id, []),
                 "page_qrs": self.page_qrs.get(hotline_id, []),
-                "offsite": [list(o) for o in self.offsite.get(hotline_id, [])]}
+                "offsite": [list(o) for o in self.offsite.get(hotline_id, [])],
+                "politeness": self.politeness.get(hotline_id, {})}
 
 
 def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
@@ -60,6 +62,8 @@ def resolve(items: Iterable[dict[str, Any]]) -> Discovery:
             out.page_qrs[hid].append(item["url"])
         elif kind == "offsite":
             out.offsite[hid].append((item["url"], item.get("text", "")))
+        elif kind == "politeness":
+            out.politeness[hid] = {k: v for k, v in item.items() if k not in ("type", "hotline_id")}
     for hid, links in qr_links.items():
         if any(c.kind == "wechat" for c in out.channels[hid]):
             continue

@@ -9,7 +9,14 @@ Pages go through Chromium only where they need it: a page drawn by scripts, a Ja
 challenge, and — once per hotline — the entry page (homepage, H5 home) when the plain crawl
 found no submission entry, or no tracking entry beside one. Real portals draw their menus from
 a ``common.js`` or a JSON menu endpoint while the page keeps plenty of static text, and nothing
-in the HTML says so. What a rendered page shows is reported with provenance that says so."""
+in the HTML says so. What a rendered page shows is reported with provenance that says so.
+
+Politeness is crawler/polite.py's (issue 18): every request waits for its host's slot, a
+throttling answer is never read as the page, and robots.txt's Disallow is obeyed for the links
+the spider follows — but not for the entry pages the registry names (the hotline's website or
+H5 site, the city portal): a person named those, and they are what the audit is about. Each
+hotline's ``politeness`` item (throttling answers, robots.txt facts) comes just before its
+``done``."""
 
 from __future__ import annotations
 
@@ -38,6 +45,7 @@ from .extract import (
     links_by_script,
 )
 from .guard import TargetRefused
+from .polite import REGISTRY_ENTRY, RobotsDisallowed, Throttled, notes_of
 
 WECHAT_ONLY = re.compile(r"请在微信(客户端|中)打开")
 WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -99,11 +107,14 @@ class HotlineSpider(scrapy.Spider):
         entry = h.get("website") or h.get("h5")
         if entry:
             hosts = {urlsplit(u).hostname for u in (h.get("website"), h.get("h5")) if u}
-            return self.page(entry, hid, hosts, self.start_depth, h5=not h.get("website"), entry=True)
+            request = self.page(entry, hid, hosts, self.start_depth, h5=not h.get("website"), entry=True)
+            request.meta[REGISTRY_ENTRY] = True  # fetched even where robots.txt disallows it
+            return request
         if h.get("gov_portal"):
             # No known website: look for the hotline's link on the city government portal.
             meta = {"hotline_id": hid, "hosts": {urlsplit(h["gov_portal"]).hostname}, "depth_left": 0,
-                    "h5": False, "portal": True, **({"proxy": self.proxy} if self.proxy else {})}
+                    "h5": False, "portal": True, REGISTRY_ENTRY: True,
+                    **({"proxy": self.proxy} if self.proxy else {})}
             return self.track(scrapy.Request(h["gov_portal"], callback=self.parse_portal, errback=self.failed,
                                              meta=meta, dont_filter=True))
         return None
@@ -137,7 +148,16 @@ class HotlineSpider(scrapy.Spider):
                            "of any page; the entry page is rendered in Chromium to read the links its scripts draw"}
             yield look
             return
+        polite = self.politeness_item(hotline_id)
+        if polite:
+            yield polite
         yield {"type": "done", "hotline_id": hotline_id, "pages": self.pages.get(hotline_id, 0)}
+
+    def politeness_item(self, hotline_id: str) -> dict[str, Any] | None:
+        """What politeness did to the hotline's crawl (throttling answers, robots.txt), once."""
+        crawler = getattr(self, "crawler", None)  # none for a spider driven by hand (tests)
+        item = notes_of(crawler, hotline_id) if crawler is not None else {}
+        return {"type": "politeness", "hotline_id": hotline_id, **item} if item else None
 
     def entries_missing(self, hotline_id: str) -> list[str]:
         found = self.kinds.get(hotline_id, set())
@@ -378,7 +398,13 @@ class HotlineSpider(scrapy.Spider):
             self.entry_rendered.add(request.meta["hotline_id"])
         meta = {**request.meta, "playwright": True, "handle_httpstatus_list": [412],
                 "playwright_include_page": True,
-                "playwright_page_methods": [PageMethod("wait_for_load_state", "networkidle")]}
+                "playwright_page_methods": [PageMethod("wait_for_load_state", "networkidle")],
+                # A render's time is Chromium's (scripts, waiting for the network to go idle),
+                # not the server's latency: AutoThrottle would take it for a slow host.
+                "autothrottle_dont_adjust_delay": True}
+        if getattr(self, "crawler", None) is not None:
+            # The browser context's own User-Agent (navigator.userAgent included) is the crawl's.
+            meta["playwright_context_kwargs"] = {"user_agent": self.settings["USER_AGENT"]}
         if request.meta.get("h5"):
             # In the page, not in a context of its own: a second context doubles the pages
             # Chromium may hold open at once (PLAYWRIGHT_MAX_PAGES_PER_CONTEXT), and its memory.
@@ -393,6 +419,14 @@ class HotlineSpider(scrapy.Spider):
 
     def read_failure(self, failure: Any) -> Iterator[Any]:
         request = failure.request
+        if isinstance(failure.value, RobotsDisallowed):
+            return  # not the site's failure: the hotline's politeness notes list the page
+        if isinstance(failure.value, Throttled):
+            # Throttled every time it was asked: left (never rendered or retried at once), and
+            # said to be the site's throttling, not the page's absence.
+            yield {"type": "failure", "hotline_id": request.meta.get("hotline_id"), "url": request.url,
+                   "kind": failure.value.kind, "reason": str(failure.value)[:200]}
+            return
         reason = failure.getErrorMessage()[:200] or type(failure.value).__name__
         status = getattr(getattr(failure.value, "response", None), "status", None)
         if status == 412 and not request.meta.get("playwright"):

@@ -207,7 +207,8 @@ def discover_with_progress(plan: RoundPlan, progress: Progress, resume: bool = F
     sites = len(crawl_entries(plan.hotlines))
     task = progress.add_task("discover", total=sites, tally="")
     found = run_discovery(plan.hotlines, plan.settings, plan.round_dir / "discovery", resume=resume,
-                          on_progress=lambda n: progress.update(task, completed=min(n, sites)))
+                          on_progress=lambda n: progress.update(task, completed=min(n, sites)),
+                          round_name=plan.round_name)
     kinds = Counter(c.kind for cs in found.channels.values() for c in cs)
     progress.update(task, tally=" ".join(f"{k}:{n}" for k, n in kinds.most_common()))
     return found

@@ -21,6 +21,7 @@ from crawler.results import Discovery, resolve
 from .config import Settings
 from .files import write_atomically
 from .model import Hotline
+from .politeness import state_file_for
 
 CRAWLER_LOG = "crawler.log"  # the crawler's stderr, beside its findings
 
@@ -38,9 +39,12 @@ def run_discovery(
     work_dir: Path,
     on_progress: Callable[[int], None] = lambda n: None,
     resume: bool = False,
+    round_name: str = "",
 ) -> Discovery:
     """Crawl every hotline's entry points; the registry's own URLs are always kept.
-    ``on_progress`` gets the number of hotlines finished so far."""
+    ``on_progress`` gets the number of hotlines finished so far. The crawl's requests take
+    their hosts' slots from the politeness budget every command writing to ``settings.out``
+    shares, booked to ``round_name``."""
     work_dir.mkdir(parents=True, exist_ok=True)
     entries = crawl_entries(hotlines)
     found = work_dir / "discovery.jsonl"
@@ -51,7 +55,7 @@ def run_discovery(
     todo = work_dir / "discovery-input.json"
     todo.write_text(json.dumps(todo_entries, ensure_ascii=False), encoding="utf-8")
     if todo_entries:
-        _crawl(todo, found, settings, on_progress, work_dir / CRAWLER_LOG)
+        _crawl(todo, found, settings, on_progress, work_dir / CRAWLER_LOG, round_name=round_name)
     on_progress(len(entries))
     items = read_items(found)
     todo_ids = {e["hotline_id"] for e in todo_entries}
@@ -70,11 +74,15 @@ def run_discovery(
     return discovery
 
 
-def _crawl(todo: Path, found: Path, settings: Settings, on_progress: Callable[[int], None], log: Path) -> None:
+def _crawl(todo: Path, found: Path, settings: Settings, on_progress: Callable[[int], None], log: Path,
+           round_name: str = "") -> None:
     """Run the crawler child process; what it says (Scrapy's errors, a traceback) goes to ``log``
     for whoever needs it, not onto the auditor's screen."""
+    state = state_file_for(settings.politeness, settings.out).resolve()
     cmd = [sys.executable, "-m", "crawler.run", str(todo), str(found), "--chromium", settings.browser.executable,
-           "--page-budget", str(settings.discovery.page_budget), "--depth", str(settings.discovery.depth)]
+           "--page-budget", str(settings.discovery.page_budget), "--depth", str(settings.discovery.depth),
+           "--politeness-state", str(state), "--round", round_name,
+           "--politeness", settings.politeness.model_dump_json(exclude={"state_file"})]
     if settings.proxy:
         cmd += ["--proxy", settings.proxy]
     for host in settings.network.allow_hosts:

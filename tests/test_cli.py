@@ -83,7 +83,7 @@ def test_a_crawler_that_fetched_nothing_stops_the_round_in_one_line(workdir, mon
     side is broken. The auditor reads one line naming the crawler's last words and its log."""
     from hotline_audit import discovery
 
-    def broken_crawl(todo, found, settings, on_progress, log):
+    def broken_crawl(todo, found, settings, on_progress, log, **_):
         log.write_text('Traceback (most recent call last):\n  File "crawler/run.py", line 1, in <module>\n'
                        "ValueError: the crawler broke\n", encoding="utf-8")
 

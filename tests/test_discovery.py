@@ -19,6 +19,10 @@ from .local_site import serve
 
 # The 344-portal crawl takes ~1.5 min alone and several minutes on a busy machine.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("discovery"), pytest.mark.timeout(900)]
+# Tests about what discovery reads, with several hotlines on one loopback host, ask that host
+# quickly; the default politeness (about a request a second per host) is what the 344-portal
+# crawl and the command-line tests run with, and tests/test_crawl_politeness.py tests.
+QUICK = {"min_interval_s": 0.05, "per_minute": 600}
 
 
 def test_recall_and_precision_per_kind(discovered):
@@ -216,7 +220,7 @@ def test_downloads_are_stopped_at_their_headers(tmp_path):
     thread.start()
     try:
         settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}",
-                                 network=local_site.LOOPBACK.model_dump())
+                                 network=local_site.LOOPBACK.model_dump(), politeness=QUICK)
         found = run_discovery([Hotline(hotline_id="local", name="本地", province="江苏", city="南京",
                                        website=f"http://127.0.0.1:{port}/")], settings, tmp_path)
     finally:
@@ -247,7 +251,7 @@ def test_a_js_challenge_is_passed_once_then_plain_requests_carry_its_cookie(simw
     from .conftest import COUNT, SEED
 
     portal = next(p for p in build_population(SEED, COUNT) if p.trait == "js_challenge")
-    settings = load_settings(None, proxy=simweb, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}")
+    settings = load_settings(None, proxy=simweb, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}", politeness=QUICK)
     hotline = Hotline(hotline_id=portal.hotline_id, name=portal.name, province=portal.province,
                       city=portal.city, website=portal.website)
     found = run_discovery([hotline], settings, tmp_path)
@@ -296,7 +300,7 @@ def test_a_site_unlike_simweb_by_meaning_forms_scripts_and_routes(tmp_path):
 
     with served_in_thread(routes) as base:
         settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}",
-                                 network=local_site.LOOPBACK.model_dump())
+                                 network=local_site.LOOPBACK.model_dump(), politeness=QUICK)
         hotlines = [Hotline(hotline_id=h, name="本地", province="江苏", city="南京", website=f"{base}/{h}/")
                     for h in ("a", "b")]
         found = run_discovery(hotlines, settings, tmp_path)
@@ -367,7 +371,7 @@ def test_links_a_script_file_draws_are_read_from_the_rendered_entry_page(tmp_pat
     }
     with served_in_thread(routes) as base:
         settings = load_settings(None, out=tmp_path, db=f"sqlite:///{tmp_path / 's.db'}",
-                                 network=local_site.LOOPBACK.model_dump())
+                                 network=local_site.LOOPBACK.model_dump(), politeness=QUICK)
         hotlines = [Hotline(hotline_id=h, name="本地", province="江苏", city="南京", website=f"{base}/{h}/")
                     for h in ("c", "d", "e")]
         hotlines.append(Hotline(hotline_id="w", name="本地", province="江苏", city="南京", h5=f"{base}/w/"))

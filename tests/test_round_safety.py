@@ -45,8 +45,10 @@ def write_registry(path, portals):
 def test_ctrl_c_stops_cleanly_and_the_round_can_be_rerun(tmp_path, simweb):
     portals = [p for p in build_population(SEED, COUNT) if p.trait == "healthy"]
     write_registry(tmp_path / "reg.csv", portals)
+    # Discovery asks each host quickly too: the 60 s below are for a hotline to be saved,
+    # discovery included, and the default pace (about a request a second) spends 25 s of them.
     env = dict(os.environ, HOTLINE_AUDIT_PROBE__COUNT="4", HOTLINE_AUDIT_PROBE__SPACING_S="0.5",
-               HOTLINE_AUDIT_HOTLINES_IN_FLIGHT="2")
+               HOTLINE_AUDIT_HOTLINES_IN_FLIGHT="2", HOTLINE_AUDIT_POLITENESS__MIN_INTERVAL_S="0.1")
     cmd = [sys.executable, "-m", "hotline_audit", "audit", "--registry", "reg.csv", "--round", "r1",
            "--proxy", simweb, "--only", "stability"]
     db = Store(f"sqlite:///{tmp_path / 'hotline-audit.db'}")
