@@ -1,5 +1,5 @@
 """The round's Excel workbook: 汇总 summary, group tables, 热线 hotlines, 判定 verdicts,
-渠道 channels, 案件 cases. Every sheet has a frozen bilingual header, an autofilter and column
+渠道 channels, 案件 cases, 礼貌访问 politeness. Every sheet has a frozen bilingual header, an autofilter and column
 widths fitted to CJK text. Crawled text is hostile here too: no cell is ever a formula."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from hotline_audit.files import FORMULA_STARTS, write_atomically
 from hotline_audit.model import VERDICT_LABELS_ZH
 from hotline_audit.store import RoundData
 
+from .politeness import PolitenessSummary, load_summary, report_section
 from .redaction import Redactor
 from .scoring import GROUPS, SOURCE_ZH, UNKNOWN_ZH, Scores
 
@@ -109,7 +110,8 @@ class Book:
         return buf.getvalue()
 
 
-def build_workbook(data: RoundData, scores: Scores, redactor: Redactor, cases: list | None = None) -> bytes:
+def build_workbook(data: RoundData, scores: Scores, redactor: Redactor, cases: list | None = None,
+                   politeness: PolitenessSummary | None = None) -> bytes:
     book = Book(redactor)
     _summary(book, data, scores)
     dims = scores.dimensions
@@ -140,6 +142,7 @@ def build_workbook(data: RoundData, scores: Scores, redactor: Redactor, cases: l
                ([c.hotline_id, c.kind, c.value, c.found_on, c.element, c.text, c.excerpt] for c in data.channels))
     if cases is not None:
         book.table("案件", [h for _, h in CASE_FIELDS], (_case_row(c) for c in cases))
+    _politeness_sheet(book, data, politeness)
     return book.save()
 
 
@@ -196,7 +199,44 @@ def _group_sheet(book: Book, key: str, table: Any, scores: Scores, labels: dict[
     book.table(GROUPS[key], headers, rows, fmt)
 
 
+def _politeness_sheet(book: Book, data: RoundData, summary: PolitenessSummary | None) -> None:
+    """礼貌访问: the budget in two lines, every host (throttling hosts first; the frozen,
+    filterable table), then the verdicts a throttle left to a person and every throttling answer.
+    No sheet for a round without a request log or such verdicts."""
+    section = report_section(data, summary, cap=len(summary.hosts) if summary is not None else 0)
+    if section is None:
+        return
+    hosts = ([h["host"], h["requests"], h["peak_per_minute"], h["budget_per_minute"], h["throttles"],
+              h["first_throttle_local"], h["first_answer"], h["components_text"]] for h in section["hosts"])
+    ws = book.table("礼貌访问", ["主机 Host", "请求数 Requests", "每分钟峰值 Peak per minute",
+                              "预算 Budget per minute", "被限流/拦截次数 Throttled", "首次限流时间 First throttle",
+                              "首次回应 First answer", "组件 Components"], hosts, start=4)
+    book.cell(ws, 1, 1, section["budget_zh"])
+    book.cell(ws, 2, 1, section["budget_en"])
+    row = 4 + len(section["hosts"]) + 3
+    if not section["has_log"]:
+        book.cell(ws, 5, 1, "未找到本轮的请求记录（politeness.json） no request log for this round")
+        row += 1
+    if section["blocked"]:
+        book.cell(ws, row - 1, 1, "因限流/拦截待人工复核的结论 Verdicts left to a person because a site throttled us")
+        book.table("", ["热线 Hotline", "名称 Name", "检查 Check", "原因代码 Reason code", "原因 中文",
+                        "否则的结论 Would have been", "结论 中文", "说明 Reason"],
+                   ([b["hotline_id"], b["name"], b["check"], b["code"], b["code_zh"], b["would_be"],
+                     b["would_be_zh"], b["reason"]] for b in section["blocked"]), ws=ws, start=row)
+        row += len(section["blocked"]) + 3
+    if summary is not None and summary.throttles:
+        book.cell(ws, row - 1, 1, "限流/拦截记录 Every throttling answer (local time)")
+        book.table("", ["时间 Time", "主机 Host", "类型 Kind", "回应 Answer", "等待秒数 Waited (s)",
+                        "组件 Component", "热线 Hotline", "网址 URL"],
+                   ([t.at_local, t.host, f"{t.kind_zh} {t.kind}", t.answer(), round(t.waited_s, 1), t.component,
+                     t.hotline_id, t.url] for t in summary.throttles), ws=ws, start=row)
+
+
 def write_workbook(data: RoundData, scores: Scores, path: Path, redactor: Redactor,
-                   cases: list | None = None) -> Path:
-    write_atomically(path, build_workbook(data, scores, redactor, cases))
+                   cases: list | None = None, politeness: PolitenessSummary | None = None) -> Path:
+    """report.xlsx at ``path``; without ``politeness``, the summary the round folder keeps
+    (politeness.json beside the workbook), as write_report does."""
+    if politeness is None:
+        politeness = load_summary(path.parent)
+    write_atomically(path, build_workbook(data, scores, redactor, cases, politeness))
     return path

@@ -15,6 +15,7 @@ from hotline_audit.files import write_atomically
 from hotline_audit.model import VERDICT_LABELS_ZH
 from hotline_audit.store import RoundData
 
+from .politeness import PolitenessSummary, load_summary, report_section
 from .redaction import Redactor, round_persona
 from .report_data import report_context
 from .rubric import load_rubric
@@ -96,9 +97,11 @@ def stability_rows(data: RoundData) -> list[dict]:
 
 
 def render_report(data: RoundData, scores: Scores | None = None, redactor: Redactor | None = None,
-                  compare: tuple[RoundData, Scores] | None = None) -> str:
+                  compare: tuple[RoundData, Scores] | None = None,
+                  politeness: PolitenessSummary | None = None) -> str:
     """The report; ``scores`` default to the shipped rubric without people's verdicts (the
-    report command passes the stored overrides and manual answers)."""
+    report command passes the stored overrides and manual answers). ``politeness``: the round's
+    request log summary (reports/politeness.py), for the 礼貌访问 section."""
     if scores is None:
         scores = score_round(data, load_rubric())
     redactor = redactor or Redactor(round_persona(data.settings))
@@ -111,7 +114,7 @@ def render_report(data: RoundData, scores: Scores | None = None, redactor: Redac
             data=data, rows=rows, counts=sorted(counts.items(), key=lambda kv: -kv[1]), labels=labels,
             done=len(data.done), status_zh=STATUS_ZH.get(data.status, data.status),
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            groups_zh=GROUPS, source_zh=SOURCE_ZH,
+            groups_zh=GROUPS, source_zh=SOURCE_ZH, politeness=report_section(data, politeness),
             **report_context(data, scores, redactor, compare),
         )
     finally:
@@ -119,6 +122,12 @@ def render_report(data: RoundData, scores: Scores | None = None, redactor: Redac
 
 
 def write_report(data: RoundData, path: Path, scores: Scores | None = None, redactor: Redactor | None = None,
-                 compare: tuple[RoundData, Scores] | None = None) -> Path:
-    write_atomically(path, render_report(data, scores, redactor, compare).encode("utf-8"))
+                 compare: tuple[RoundData, Scores] | None = None,
+                 politeness: PolitenessSummary | None = None) -> Path:
+    """report.html at ``path``; without ``politeness``, the summary the round folder keeps
+    (politeness.json beside the report, written by the round's outputs), so that every command
+    rewriting the report shows the same section."""
+    if politeness is None:
+        politeness = load_summary(path.parent)
+    write_atomically(path, render_report(data, scores, redactor, compare, politeness).encode("utf-8"))
     return path
