@@ -218,6 +218,7 @@ def run_audit(plan: RoundPlan, discover_first: bool = True, resume: bool = False
     """Run a planned round with a progress bar; returns the exit code. With ``resume`` the
     hotlines a stopped run of the round finished are kept, not redone."""
     from journeys.browser import BrowserUnavailable
+    from reports.politeness import load_summary, summary_lines, throttled_verdicts
 
     from .audit import run_round, tool_version
     from .discovery import with_discovered_websites
@@ -235,6 +236,7 @@ def run_audit(plan: RoundPlan, discover_first: bool = True, resume: bool = False
     )
     finished = store.done_hotlines(run_id) if resume else set()
     tally: Counter[str] = Counter()
+    blocked: list = []  # verdicts a site's throttling left to a person, for the closing lines
     status = "failed"
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -255,6 +257,7 @@ def run_audit(plan: RoundPlan, discover_first: bool = True, resume: bool = False
             def on_done(hotline: Hotline, result: HotlineResult) -> None:
                 for v in result.verdicts:
                     tally[v.verdict.value] += 1
+                blocked.extend(throttled_verdicts(result.verdicts))
                 summary = " ".join(f"{k}:{n}" for k, n in sorted(tally.items()))
                 progress.update(task, advance=1, tally=summary)
 
@@ -269,22 +272,34 @@ def run_audit(plan: RoundPlan, discover_first: bool = True, resume: bool = False
     finally:
         store.finish_round(run_id, status)
     paths = write_round_outputs(store, plan.round_name, plan.round_dir)
+    # Which sites throttled us and when, from the request log the outputs just saved (no log:
+    # nothing was asked of any site, so nothing to say).
+    summary = load_summary(plan.round_dir) if "politeness_json" in paths else None
+    closing = summary_lines(summary, blocked, more_hint=str(paths.get("politeness_csv", "politeness.csv")))
     data_done = sum(tally.values())
     if status == "interrupted":
         err.print(f"[yellow]Interrupted.[/] {data_done} verdicts saved for round {plan.round_name}; "
                   "rerun the same command with --resume to finish it (without --resume: redo it).")
         out.print(f"Partial report: {paths['report']}")
+        for line in closing:
+            out.print(line, highlight=False)
         return 130
     out.print(f"Round [bold]{plan.round_name}[/]: {len(plan.hotlines)} hotlines · "
               + " · ".join(f"{k} {n}" for k, n in sorted(tally.items())))
     out.print(f"Verdicts: {paths['verdicts']}\nChannels: {paths['channels']}")
     out.print(f"Report:   [bold]{paths['report']}[/]")
+    for line in closing:
+        out.print(line, highlight=False)
     return 0
 
 
 def write_round_outputs(store: Store, round_name: str, round_dir: Path, rubric: Path | None = None,
                         compare: str | None = None) -> dict[str, Path]:
-    """verdicts.csv, channels.csv, then the scored report.html, report.xlsx and scores.csv/json."""
+    """verdicts.csv, channels.csv, politeness.csv/json (when the round has a request log), then
+    the scored report.html, report.xlsx and scores.csv/json."""
+    from hotline_audit.personas import PersonaError
+    from reports.politeness import read_summary, round_budget, state_file_of, write_summary
+    from reports.redaction import Redactor, round_persona
     from reports.tables import write_channels_csv, write_verdicts_csv
 
     data = store.load_round(round_name)
@@ -293,6 +308,18 @@ def write_round_outputs(store: Store, round_name: str, round_dir: Path, rubric: 
         "verdicts": write_verdicts_csv(data, round_dir / "verdicts.csv"),
         "channels": write_channels_csv(data, round_dir / "channels.csv"),
     }
+    # The request log goes into the round folder first: the report and workbook written next
+    # read it from there, whichever command rewrites them. Without a state file (a round from
+    # before the budget, or a folder moved without it) an existing politeness.json is kept.
+    state_file = state_file_of(data, round_dir)
+    if state_file.is_file():
+        try:
+            redactor = Redactor(round_persona(data.settings))
+        except PersonaError as exc:  # no file that could leak the persona
+            raise fail(f"cannot redact the round's persona: {exc}") from None
+        summary = read_summary(state_file, round_name, round_budget(data.settings), redactor)
+        if summary is not None:
+            paths.update(write_summary(summary, round_dir))
     paths.update(write_scored_outputs(store, round_name, round_dir, rubric, compare))
     return paths
 
@@ -382,15 +409,17 @@ def recheck(
     """Come back to submitted complaints: capture progress and replies, judge, update the round."""
     import asyncio
     import json
+    import time
     from datetime import UTC, datetime
 
     from journeys.browser import BrowserPool
     from journeys.effectiveness import RecheckResult, effectiveness_tools, recheck_due
     from journeys.stability import JourneyContext
+    from reports.politeness import read_throttles, throttle_lines, throttled_verdicts, verdict_line
 
     from . import audit as rounds
     from .ledger import Ledger
-    from .politeness import open_budget
+    from .politeness import open_budget, state_file_for
     from .store import Store
 
     if not due:
@@ -421,6 +450,7 @@ def recheck(
                               journey="effectiveness")
         touched.add(r.case.round)
         tally[r.verdict.verdict.value] += 1
+        blocked.extend(throttled_verdicts([r.verdict]))
         progress.update(task, advance=1, tally=" ".join(f"{k}:{n}" for k, n in sorted(tally.items())))
 
     async def run() -> list:
@@ -433,6 +463,8 @@ def recheck(
             return await recheck_due(ctx, ledger, tools=tools, now=when, round_name=round_name, on_done=on_done)
 
     code = 0
+    blocked: list = []  # the verdicts a site's throttling left to a person
+    started = time.time()  # this recheck's throttling answers, not earlier ones booked alike
     try:
         if due_count:  # no browser for nothing
             with progress:
@@ -453,6 +485,16 @@ def recheck(
                 share = "–" if r["rate"] is None else f"{r['rate']:.2%}"
                 out.print(f"  {r['label_zh']} {r['problem']}: {r['count']}/{r['of']} = {share} "
                           f"({r['pool_zh']}; 待定 undetermined {r['undetermined']})", highlight=False)
+    if due_count:  # sites were asked: which throttled us, and when
+        booked = round_name or "recheck"
+        state_file = state_file_for(settings.politeness, settings.out)
+        throttles = read_throttles(state_file, booked, since=started)
+        if throttles is not None:
+            hint = settings.out / round_name / "politeness.csv" if round_name else state_file
+            for line in throttle_lines(throttles, more_hint=str(hint)):
+                out.print(line, highlight=False)
+            if (line := verdict_line(blocked)) is not None:
+                out.print(line, highlight=False)
     if code:
         raise typer.Exit(code)
 
