@@ -20,15 +20,17 @@ console = Console(soft_wrap=True)  # a wrapped path cannot be copied
 
 
 def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPlan], int],
-             recheck: Callable[[str, str], None] | None = None) -> int:
+             recheck: Callable[[str, str], None] | None = None, waf: int = 0) -> int:
     """Audit simweb's hotlines, then move simweb's clock a month on and re-check the complaints
-    the round submitted, as an auditor does weeks later."""
+    the round submitted, as an auditor does weeks later. ``waf`` puts firewalls and rate limits
+    in front of that many portals; what simweb saw of the round's pace is then written to
+    ``demo/simweb-rates.json`` (the most page-level requests any host got in a minute)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    portals = build_population(seed, count)
+    portals = build_population(seed, count, waf=waf)
     registry = out_dir / "registry.csv"
     write_atomically(registry, csv_bytes(registry_rows(portals)))
     console.print(f"Starting simweb ({count} simulated hotlines, seed {seed}) …")
-    with simweb_process(seed, count) as proxy:
+    with simweb_process(seed, count, waf=waf) as proxy:
         console.print(f"simweb is the proxy at {proxy}; auditing …")
         # simweb's SMS inbox stands in for the persona's phone.
         settings = load_settings(None, proxy=proxy, out=out_dir, db=f"sqlite:///{out_dir / 'hotline-audit.db'}",
@@ -44,6 +46,15 @@ def run_demo(out_dir: Path, seed: int, count: int, run_audit: Callable[[RoundPla
             moved = httpx.post(f"{proxy}/_clock", json={"advance_days": 30}, timeout=10, trust_env=False).json()
             console.print(f"simweb's clock moved 30 days on ({moved.get('now', '')}); re-checking replies …")
             recheck(proxy, str(moved.get("now") or httpx.get(f"{proxy}/_clock", timeout=10, trust_env=False).json()["now"]))
+        if waf:
+            import httpx
+
+            rates = httpx.get(f"{proxy}/_rates", timeout=30, trust_env=False).json()
+            write_atomically(plan.round_dir / "simweb-rates.json",
+                             json.dumps(rates, ensure_ascii=False, indent=1).encode("utf-8"))
+            worst = max((h["peak_per_minute"] for h in rates["hosts"].values()), default=0)
+            console.print(f"simweb saw at most {worst} page-level requests to one host in a minute "
+                          f"(the budget allows {settings.politeness.per_minute}).")
     if code == 0:
         for check in plan.checks:
             agree, total = gold_agreement(plan.round_dir / "verdicts.csv", gold_rows(portals), check)

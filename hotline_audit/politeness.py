@@ -49,7 +49,10 @@ THROTTLE_REASONS: dict[str, tuple[str, str]] = {
     "rate_limited": ("网站对本工具限流(访问频率限制)", "the site rate-limited us"),
     "waf_blocked": ("网站防火墙拦截了本工具", "the site's firewall blocked us"),
 }
-POLL_S = 0.05  # how often a request waiting for an in-flight slot looks again
+POLL_S = 0.05
+# A throttling answer this soon after the last one answers a request sent before the back-off:
+# the same strike.
+ECHO_S = 1.0  # how often a request waiting for an in-flight slot looks again
 WINDOW_S = 60.0
 
 
@@ -74,6 +77,11 @@ class PolitenessSettings(BaseModel):
     backoff_s: float = Field(10.0, gt=0, description="first wait after a throttling answer without Retry-After")
     backoff_max_s: float = Field(600.0, gt=0, description="longest wait after throttling answers")
     max_slowdown: int = Field(16, ge=1, description="how far a host's rate may be halved after throttling")
+    give_up_after: int = Field(
+        4, ge=1, description="strikes (throttling answers after a back-off) after which a host is left "
+        "alone for the rest of the round: its remaining probes are not sent and throttled steps are "
+        "not tried again (needs_review: rate_limited or waf_blocked)",
+    )
     retries: int = Field(
         3, ge=0, description="times a throttled request is tried again (after the wait) before the "
         "step is left to a person (needs_review, rate_limited or waf_blocked)",
@@ -414,22 +422,46 @@ class Politeness:
                   hotline_id: str = "") -> float:
         """Record a throttling answer and make the host wait; returns the seconds it waits
         (``Retry-After`` when given, else ``backoff_s`` doubled per strike, at most
-        ``backoff_max_s``). The host's rate is halved for the rest of the round."""
+        ``backoff_max_s``). A new strike halves the host's rate for the rest of the round; an
+        answer that comes while the host already backs off (to a request sent before) is
+        recorded but is no new strike. Strikes are forgotten after ``backoff_max_s`` of quiet."""
         s = self.settings
         host = host_of(url)
         now = time.time()
         with self._tx() as db:
-            _, backoff_until, slowdown, _, _ = self._host_row(db, host)
+            _, backoff_until, slowdown, _, last_throttle = self._host_row(db, host)
             strikes = db.execute("SELECT strikes FROM hosts WHERE host=?", (host,)).fetchone()[0]
-            wait = retry_after if retry_after is not None else s.backoff_s * 2 ** min(strikes, 10)
+            if now - last_throttle > s.backoff_max_s:
+                strikes = 0
+            echo = now < backoff_until or now - last_throttle < ECHO_S
+            # The n-th strike waits backoff_s * 2**(n-1); an echo, as long as the strike it echoes.
+            nth = strikes if echo else strikes + 1
+            wait = retry_after if retry_after is not None else s.backoff_s * 2 ** min(max(nth - 1, 0), 8)
             wait = min(max(wait, 1.0), s.backoff_max_s)
+            if not echo:
+                strikes, slowdown = strikes + 1, min(slowdown * 2, s.max_slowdown)
             db.execute("UPDATE hosts SET backoff_until=?, slowdown=?, strikes=?, last_throttle=? WHERE host=?",
-                       (max(backoff_until, now + wait), min(slowdown * 2, s.max_slowdown), strikes + 1, now, host))
+                       (max(backoff_until, now + wait), slowdown, strikes, now, host))
             db.execute("INSERT INTO throttles(host, at, kind, status, url, component, round, hotline_id, retry_after, "
                        "waited) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (host, now, kind, status, url[:500], self.component, self.round_name, hotline_id,
                         retry_after, wait))
         return wait
+
+    def last_throttle(self, url: str) -> Throttle | None:
+        """The latest throttling answer from ``url``'s host, if any."""
+        row = self._db().execute(
+            "SELECT host, at, kind, status, url, component, hotline_id, retry_after, waited FROM throttles "
+            "WHERE host = ? ORDER BY at DESC LIMIT 1", (host_of(url),)).fetchone()
+        return Throttle(*row) if row else None
+
+    def refusing(self, url: str) -> bool:
+        """Whether ``url``'s host keeps throttling us (``give_up_after`` strikes without a
+        quiet spell): components then stop trying again this round; what is left of their work
+        on the host is the firewall's doing (needs_review), and the host is not asked for it."""
+        host = host_of(url)
+        row = self._db().execute("SELECT strikes, last_throttle FROM hosts WHERE host=?", (host,)).fetchone()
+        return bool(row) and row[0] >= self.settings.give_up_after and time.time() - row[1] <= self.settings.backoff_max_s
 
     def waiting_s(self, url: str) -> float:
         """How long the host of ``url`` still backs off (0 when it does not)."""
@@ -448,6 +480,13 @@ class Politeness:
             f"SELECT host, at, kind, status, url, component, hotline_id, retry_after, waited FROM throttles "
             f"WHERE (host IN ({marks}) OR (hotline_id != '' AND hotline_id = ?)) AND at >= ? ORDER BY at",
             (*wanted, hotline_id, since)).fetchall()
+        return [Throttle(*row) for row in rows]
+
+    def round_throttles(self, round_name: str) -> list[Throttle]:
+        """Every throttling answer booked by ``round_name``'s components, oldest first."""
+        rows = self._db().execute(
+            "SELECT host, at, kind, status, url, component, hotline_id, retry_after, waited FROM throttles "
+            "WHERE round = ? ORDER BY at", (round_name,)).fetchall()
         return [Throttle(*row) for row in rows]
 
     def host_stats(self, round_name: str | None = None) -> list[HostStats]:

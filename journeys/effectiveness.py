@@ -525,7 +525,8 @@ async def _open(run: _Run, url: str, retries: int = 1, patient: bool = True) -> 
     while retries >= 0:
         mark = len(pacer.throttles) if pacer else 0
         nav = await _open_once(run, url, patient)
-        if pacer is not None and throttled < run.settings.politeness.retries and await pacer.throttled_since(mark):
+        if pacer is not None and throttled < run.settings.politeness.retries and await pacer.throttled_since(mark) \
+                and not pacer.budget.refusing(url):
             # The site's firewall answered, not the page: open it again once the host's
             # back-off is over (a GET; nothing is sent twice).
             throttled += 1

@@ -843,7 +843,7 @@ class _Journey:
                     self.current = None
                     attempt = self._attempt(entry, question)
                     attempt.side, attempt.reason = side, _first_line(exc)
-                if pacer is None or not await pacer.throttled_since(throttled):
+                if pacer is None or not await pacer.throttled_since(throttled) or pacer.budget.refusing(entry.url):
                     break
                 # The site throttled us while we asked: what we saw is its firewall, not its
                 # answer. Ask again from the entry page once the host's back-off is over.

@@ -276,6 +276,11 @@ async def probe_series(
             for _ in range(retries + 1):
                 if enough_failures is not None and failures >= enough_failures:
                     return None
+                if paced is not None and (last := paced.refusing(url) and paced.last_throttle(url)):
+                    # The host keeps throttling us: this probe is not sent (and says why).
+                    return Probe(started_at=utcnow(), elapsed_ms=0.0, ok=False, error_kind=last.kind,
+                                 status=last.status, error=f"not sent: {THROTTLE_REASONS[last.kind][1]} "
+                                 f"again and again (last: HTTP {last.status})")
                 # The host's slot first: a probe waiting for it holds none of the round's.
                 prepaid = await paced.acquire(url, hotline_id) if paced is not None else None
                 if enough_failures is not None and failures >= enough_failures:

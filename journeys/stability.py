@@ -73,7 +73,7 @@ async def observe_stability(ctx: JourneyContext, hotline: Hotline) -> tuple[Stab
     async with ctx.browser.tab(capture=capture, hotline_id=hotline.hotline_id) as tab:
         obs.page_load = await load_page(tab, hotline.website, ctx.settings.browser, shot)
         for _ in range(ctx.settings.politeness.retries):
-            if obs.page_load.throttle is None:
+            if obs.page_load.throttle is None or (ctx.budget and ctx.budget.refusing(hotline.website)):
                 break
             # Come back once the host's back-off is over (the next slot waits for it).
             obs.page_load = await load_page(tab, hotline.website, ctx.settings.browser, shot)

@@ -10,7 +10,7 @@ from hotline_audit.store import RoundData
 
 VERDICT_COLUMNS = [
     "hotline_id", "name", "province", "city", "check", "verdict", "verdict_zh", "reason",
-    "reason_en", "confidence", "evidence", "rule",
+    "reason_en", "confidence", "evidence", "rule", "reason_code",
 ]
 CHANNEL_COLUMNS = ["hotline_id", "kind", "value", "found_on", "element", "text", "excerpt"]
 
@@ -26,6 +26,8 @@ def write_verdicts_csv(data: RoundData, path: Path) -> Path:
             "verdict_zh": VERDICT_LABELS_ZH.get(v.verdict.value, ""), "reason": v.reason,
             "reason_en": v.reason_en, "confidence": f"{v.confidence:.2f}",
             "evidence": ";".join(v.evidence), "rule": v.rule,
+            # rate_limited / waf_blocked: a needs_review the site's firewall caused (filterable)
+            "reason_code": str(v.metrics.get("reason_code") or ""),
         })
     write_atomically(path, csv_bytes(rows, VERDICT_COLUMNS))
     return path

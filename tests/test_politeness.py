@@ -85,8 +85,9 @@ def test_a_throttle_makes_the_host_wait_and_halves_its_rate(tmp_path):
     assert slot - time.time() == pytest.approx(5, abs=0.2)
     nxt = b._reserve("waf.test", url, "", time.time()).start
     assert nxt - slot == pytest.approx(2.0, abs=0.01)  # the interval doubled
-    # Without Retry-After: exponential back-off from backoff_s.
-    assert b.throttled(url, "waf_blocked", 200) == 20
+    # An answer to a request sent before the back-off began is no new strike.
+    assert b.throttled(url, "waf_blocked", 200) == 10
+    assert b._db().execute("SELECT strikes, slowdown FROM hosts WHERE host='waf.test'").fetchone() == (1, 2)
     seen = b.throttles(["WAF.test", "other.test"], since=0)
     assert [(t.kind, t.status, t.retry_after_s) for t in seen] == [("rate_limited", 429, 5), ("waf_blocked", 200, None)]
     assert b.throttles(["other.test"]) == []
@@ -156,3 +157,23 @@ def test_the_user_agent_says_who_we_are_and_how_to_reach_us():
     ua = user_agent("audit@example.org", "1.2")
     assert ua.startswith("Mozilla/5.0") and "hotline-audit/1.2 (+audit@example.org)" in ua
     assert "hotline-audit/" in user_agent() and "(+https://" in user_agent()
+
+
+def test_strikes_double_the_wait_and_a_host_that_keeps_blocking_is_left_alone(tmp_path):
+    b = budget(tmp_path, PolitenessSettings(backoff_s=10, backoff_max_s=600, give_up_after=3))
+    url = "http://waf.test/"
+
+    def later() -> None:  # the back-off is over: the next throttle is a new strike
+        b._db().execute("UPDATE hosts SET backoff_until=0, last_throttle=last_throttle-5 WHERE host='waf.test'")
+
+    waits = []
+    for _ in range(3):
+        assert not b.refusing(url)
+        waits.append(b.throttled(url, "rate_limited", 429))
+        later()
+    assert waits == [10, 20, 40] and b.refusing(url)
+    assert not b.refusing("http://other.test/")
+    # Forgotten after a quiet spell as long as the longest back-off.
+    b._db().execute("UPDATE hosts SET last_throttle=last_throttle-700 WHERE host='waf.test'")
+    assert not b.refusing(url)
+    assert b.throttled(url, "rate_limited", 429) == 10
