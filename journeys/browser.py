@@ -134,7 +134,7 @@ class PageEvents:
         started = time.monotonic()
         # Time our politeness budget held the page's requests back is added: it is not the
         # page's, and a page waiting for its API calls has not settled.
-        while time.monotonic() < started + max_s + self.held(started):
+        while time.monotonic() < started + max_s + min(self.held(started), MAX_HELD_EXTENSION_S):
             if not self.in_flight and time.monotonic() - self.last_activity >= quiet_s:
                 return True
             await asyncio.sleep(0.025)
@@ -180,6 +180,7 @@ class Tab:
 
 
 # Deadlines for the browser's own housekeeping: a page must never make one of these wait.
+MAX_HELD_EXTENSION_S = 60.0  # a wait is made longer by our budget's holds, at most this much
 CLOSE_TIMEOUT_S = 10.0
 CONTROL_TIMEOUT_S = 15.0
 DIALOG_GRACE_S = 0.05

@@ -62,6 +62,7 @@ SITE_KINDS = ("website", "search", "knowledge_base", "robot", "submit", "track",
 QUIET_S = 0.1  # no request and no DOM change for this long: the page has settled
 POLL_S = 0.03
 NO_REACTION_S = 2.0  # a submit that starts nothing at all within this long did nothing
+MAX_HELD_EXTENSION_S = 60.0  # a query's deadline moves by our budget's holds, at most this much
 # A search that hung for query_timeout_s is recorded; the rest on that entry are not sent
 # (each would cost the full timeout again: the round's largest waste).
 GIVE_UP_AFTER_TIMEOUTS = 1
@@ -974,7 +975,9 @@ class _Journey:
                     return "done"
             elif now - since >= NO_REACTION_S:
                 return "nothing"
-            if now >= deadline + self.tab.held_s(since):  # our budget's holds are not the site's time
+            # Our budget's holds are not the site's time (up to a point: a host backing off for
+            # minutes has throttled us, which its verdict will say).
+            if now >= deadline + min(self.tab.held_s(since), MAX_HELD_EXTENSION_S):
                 return "timeout"
             await asyncio.sleep(POLL_S)
 

@@ -69,7 +69,8 @@ class Site:
         return [t for t, path, _ in self.seen if (path == "/" if prefix == "/" else path.startswith(prefix))]
 
 
-POLITE = PolitenessSettings(per_minute=600, min_interval_s=0.4, jitter=0.0, in_flight=2, backoff_s=1.0)
+POLITE = PolitenessSettings(per_minute=600, min_interval_s=0.4, jitter=0.0, in_flight=2, backoff_s=1.0,
+                            give_up_after=2)
 
 
 def _run(coro):  # noqa: ANN001, ANN202
