@@ -45,6 +45,9 @@ ProxyOpt = Annotated[str | None, typer.Option("--proxy", help="HTTP proxy for ev
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML file of settings", exists=True, dir_okay=False)]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Population seed")]
 CountOpt = Annotated[int, typer.Option("--count", min=1, help="Number of simulated hotlines")]
+WafOpt = Annotated[int, typer.Option("--waf", min=0, help="Put a firewall or rate limit in front of this many "
+                                     "simulated portals (429/503 with or without Retry-After, 访问过于频繁 and "
+                                     "block pages, a provincial firewall, robots.txt Crawl-delay)")]
 SIMWEB_COUNT = 344  # = fixtures.simweb.DEFAULT_COUNT, the 2021 audit; not imported, to keep --help fast
 
 
@@ -558,12 +561,15 @@ def simweb_serve(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 = any free port)")] = 8080,
     seed: SeedOpt = 1,
     count: CountOpt = SIMWEB_COUNT,
+    waf: WafOpt = 0,
 ) -> None:
     """Serve the simulated hotline internet in the foreground (HTTP proxy + virtual hosts)."""
     from fixtures.simweb.serve import serve
 
     try:
-        serve(port=port, seed=seed, count=count)
+        serve(port=port, seed=seed, count=count, waf=waf)
+    except ValueError as exc:  # more firewalls than portals that can have one
+        raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
 
@@ -636,6 +642,7 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo's round and store")] = Path("demo-runs"),
     seed: SeedOpt = 1,
     count: CountOpt = SIMWEB_COUNT,
+    waf: WafOpt = 0,
 ) -> None:
     """Start simweb, audit its hotlines through it, stop it, and print where the report is."""
     from .demo import run_demo
@@ -644,7 +651,10 @@ def demo(
         recheck(due=True, round_name="demo", now=now, proxy=proxy, out_dir=out_dir,
                 db=f"sqlite:///{out_dir / 'hotline-audit.db'}", config=None)
 
-    raise typer.Exit(run_demo(out_dir, seed, count, run_audit, recheck_later))
+    try:
+        raise typer.Exit(run_demo(out_dir, seed, count, run_audit, recheck_later, waf=waf))
+    except ValueError as exc:  # more firewalls than portals that can have one
+        raise fail(str(exc)) from None
 
 
 # -- scores, evidence packs and reviews ------------------------------------------------------
