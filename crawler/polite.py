@@ -48,6 +48,7 @@ from hotline_audit.politeness import (
     PolitenessSettings,
     Ticket,
     classify,
+    form_fields,
     host_of,
     retry_after_s,
 )
@@ -317,6 +318,9 @@ class PoliteMiddleware:
         if not counted:  # not from the scheduler: a robots.txt, a redirect hop Scrapy sends itself
             self.state.holding[host] += 1
         try:
+            if self.state.budget.refusing(request.url) and (last := self.state.budget.last_throttle(request.url)):
+                # The host keeps throttling us: the rest of its pages are not asked for.
+                raise Throttled(last.kind, last.status, request.url, request.meta.get(RETRIES, 0))
             if not request.meta.get(ROBOTS_REQUEST):
                 await self.obey_robots(request, host, hotline_id)
             # Scrapy's own per-host delay (AutoThrottle's) runs after this middleware: wait it
@@ -376,14 +380,16 @@ class PoliteMiddleware:
     def throttle_kind(self, request: Request, response: Response) -> str | None:
         if response.status == 412 and not request.meta.get("playwright"):
             return None  # a JavaScript challenge: the spider has Chromium pass it (no throttle)
-        return classify(response.status, _headers(response), visible_text(response))
+        return classify(response.status, _headers(response), visible_text(response),
+                        form_fields(_decompressed(response)[:MAX_TEXT_BYTES].decode("latin-1")))
 
     async def throttled(self, request: Request, response: Response, kind: str) -> Response | Request:
         """The page is sent again once the host's back-off is over (the budget makes every
         request to the host wait for it), or left after ``retries`` tries."""
         tries = request.meta.get(RETRIES, 0)
         robots = bool(request.meta.get(ROBOTS_REQUEST))
-        gave_up = robots or tries >= self.state.settings.retries
+        # A host that keeps blocking is left alone: no page of it is worth ten minutes' wait.
+        gave_up = robots or tries >= self.state.settings.retries or self.state.budget.refusing(request.url)
         retry_after = retry_after_s(response.headers.get(b"Retry-After", b"").decode("latin-1") or None)
         wait = self.state.throttled(request.url, kind, response.status, retry_after,
                                     request.meta.get("hotline_id") or "", tries, gave_up)

@@ -156,17 +156,33 @@ def retry_after_s(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def classify(status: int | None, headers: Mapping[str, str] | None = None, text: str = "") -> ThrottleKind | None:
+# Fillable fields in markup: a page with several is a form to fill in (a complaint form guarded
+# by a slider is the hotline's own page), not a firewall's; a firewall's captcha gate has one.
+_FIELD_RE = re.compile(r"<(?:textarea|select)\b|<input\b(?![^>]*\btype\s*=\s*[\"']?"
+                       r"(?:hidden|submit|button|image|reset|checkbox|radio)\b)", re.IGNORECASE)
+FORM_FIELDS = 2
+
+
+def form_fields(markup: str) -> int:
+    """How many fields a person could type into or choose in (inputs, textareas, selects)."""
+    return len(_FIELD_RE.findall(markup))
+
+
+def classify(status: int | None, headers: Mapping[str, str] | None = None, text: str = "",
+             fields: int = 0) -> ThrottleKind | None:
     """Whether an answer throttles us: ``rate_limited`` (429, 503 with Retry-After, a "too
     frequent" page), ``waf_blocked`` (a short page saying it blocked or wants a human), or None.
 
     ``text`` is what a person reads on the page (not its markup); ``headers`` any mapping
-    whose keys may be in any case."""
+    whose keys may be in any case; ``fields`` the page's fillable fields (``form_fields``): a
+    page with ``FORM_FIELDS`` or more is a form, whatever it says about sliders."""
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     if status == 429:
         return "rate_limited"
     if status == 503 and lowered.get("retry-after"):
         return "rate_limited"
+    if fields >= FORM_FIELDS:
+        return None
     words = " ".join(text.split())
     if not words or len(words) > MAX_BLOCK_PAGE_CHARS:
         return None
@@ -175,6 +191,12 @@ def classify(status: int | None, headers: Mapping[str, str] | None = None, text:
     if BLOCK_RE.search(words) and (status is None or status >= 400 or len(words) < 400):
         return "waf_blocked"
     return None
+
+
+def page_facts(raw: bytes, encoding: str | None = None) -> tuple[str, int]:
+    """(what a person reads, fillable fields) of a short HTML page or plain-text answer."""
+    markup = raw.decode(encoding or "utf-8", errors="replace") if raw else ""
+    return visible_text(raw, encoding), form_fields(markup)
 
 
 def visible_text(raw: bytes, encoding: str | None = None) -> str:

@@ -1106,9 +1106,11 @@ class _Journey:
         items = list({h.url: [h.url, h.title] for h in hits}.values())
         if not items:
             return {}
+        # The reads are page-level requests too: the budget lets them through one by one.
+        patience = READ_TIMEOUT_S + (self.tab.pacer.time_for(len(items)) if self.tab.pacer else 0.0)
         texts = await _eval(self.tab.page.main_frame, READ_ENTRIES_JS,
-                            {"items": items, "timeout": READ_TIMEOUT_S * 1000, "max": KB_BODY_CHARS},
-                            timeout_s=READ_TIMEOUT_S + 1)
+                            {"items": items, "timeout": patience * 1000, "max": KB_BODY_CHARS},
+                            timeout_s=patience + 1)
         return {url: text for (url, _), text in zip(items, texts or [], strict=False) if text}
 
     async def ask_robot(self, entry: _Entry, questions: Sequence[QuestionLike]) -> None:

@@ -96,9 +96,9 @@ class TabPacer:
                 seen = await page.evaluate(WAF_PAGE_JS)
         except Exception:  # gone, busy or navigating: the journeys judge the page itself
             return
-        if not seen or seen["fields"]:  # a page with fields to fill is a form, not a block
+        if not seen:
             return
-        kind = classify(status, {}, seen["text"])
+        kind = classify(status, {}, seen["text"], seen["fields"])
         if kind is not None:
             self.booked(page.url, kind, status, None)
 
@@ -206,6 +206,12 @@ class TabPacer:
         if pending:
             await asyncio.wait(pending, timeout=wait_s)
         return len(self.throttles) > mark
+
+    def time_for(self, n: int) -> float:
+        """Seconds the budget needs to let ``n`` page-level requests to one host through (for
+        our own in-page reads, which the budget paces like the page's)."""
+        s = self.budget.settings
+        return n * max(s.min_interval_s * (1 + s.jitter), 60.0 / s.per_minute)
 
     # -- what it cost --------------------------------------------------------------------------
 

@@ -70,6 +70,10 @@ DATED_ITEMS_JS = r"""
 
 # A load during which our budget held the page's requests this long cannot show a timeout is the site's.
 PACED_DOUBT_S = 1.0
+# Fillable fields a person sees (a page with several is a form, not a firewall's page).
+FIELDS_JS = """() => [...document.querySelectorAll('input, textarea, select')].filter(e =>
+  !['hidden', 'submit', 'button', 'image', 'reset', 'checkbox', 'radio'].includes((e.type || '').toLowerCase())
+  && e.offsetParent !== null).length"""
 BODY_TEXT_JS = "() => document.body ? document.body.innerText : ''"
 
 
@@ -426,7 +430,7 @@ async def _observe_content(page: Page, result: PageLoad, settings: BrowserSettin
     result.title = (await page.title())[:300]
     text: str = await page.evaluate(BODY_TEXT_JS)
     result.text_chars = len(text)
-    result.throttle = classify(result.status, {}, text)
+    result.throttle = classify(result.status, {}, text, await page.evaluate(FIELDS_JS))
     result.replacement_chars = text.count("\ufffd") + result.title.count("\ufffd")
     result.dates_found, result.newest_date = newest_date(
         await page.evaluate(DATED_ITEMS_JS), china_date(result.started_at)

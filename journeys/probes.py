@@ -37,9 +37,9 @@ from hotline_audit.politeness import (
     Ticket,
     classify,
     host_of,
+    page_facts,
     retry_after_s,
     user_agent,
-    visible_text,
 )
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -228,7 +228,7 @@ async def _fetch(client: httpx.AsyncClient, url: str, settings: ProbeSettings) -
                 break
         status = resp.status_code
         final = str(resp.url)
-        kind = classify(status, resp.headers, visible_text(bytes(head), resp.encoding)) \
+        kind = classify(status, resp.headers, *page_facts(bytes(head), resp.encoding)) \
             if size <= THROTTLE_READ_BYTES or status >= 400 else None
         if kind is not None:
             return {"ok": False, "status": status, "error_kind": kind, "final_url": final, "bytes": size,

@@ -141,7 +141,9 @@ def test_a_rate_limited_site_is_waited_out_and_never_read_as_its_throttle_page(t
 
     # One request in flight: then "nothing during the wait" is exact, not blurred by a request
     # already on its way when the 429 came back.
-    settings = polite(tmp_path, in_flight=1, retries=8)
+    # Its limit (24 a minute) is far under this test's quick pace (600): the host throttles
+    # again after each halving, so it is not left alone after give_up_after strikes here.
+    settings = polite(tmp_path, in_flight=1, retries=8, give_up_after=20)
     with site(pages, rate_limit) as seen:
         started = time.monotonic()
         found, items = discover(tmp_path, settings, {"r": seen.base + "/"})
@@ -273,3 +275,25 @@ def test_the_rendered_pages_xhr_takes_a_slot_its_scripts_do_not(tmp_path):
     page_level = [p for p in seen.paths() if not p.endswith(".js")]
     assert sorted(urls) == sorted(page_level)
     assert all(CONTACT in s.user_agent for s in seen.log)
+
+
+def test_a_host_that_keeps_blocking_is_left_alone(tmp_path):
+    """A firewall that answers every request after the first with its block page: the crawl
+    stops asking after give_up_after strikes instead of waiting out ever longer back-offs."""
+    pages = {"/": html("".join(f"<a href='/news/{i}.html'>第{i}期热线工作通报</a>" for i in range(1, 9)))}
+    served = {"n": 0}
+
+    def block(request: web.Request) -> tuple[int, str, dict[str, str]]:
+        served["n"] += 1
+        if served["n"] > 1:
+            return 403, "<html><body><p>您的访问已被网站安全防护拦截</p></body></html>", {}
+        return 0, "", {}
+
+    settings = polite(tmp_path, in_flight=1, retries=3, give_up_after=2, backoff_s=1.0)
+    with site(pages, block) as seen:
+        started = time.monotonic()
+        found, _ = discover(tmp_path, settings, {"r": seen.base + "/"})
+        took = time.monotonic() - started
+    blocked = [s for s in seen.log if s.status == 403]
+    assert 2 <= len(blocked) <= 4, seen.paths()  # two strikes (and answers already on their way)
+    assert took < 30
