@@ -368,11 +368,13 @@ def test_an_empty_search_is_no_results(full):
 def test_a_dead_proxy_is_our_failure_not_the_sites(tmp_path):
     import socket
 
-    with socket.socket() as s:  # a port nobody listens on
+    # A port nobody listens on, kept bound (never listening) for the whole test: a port merely
+    # freed can be taken by another test's server meanwhile, which then accepts and hangs.
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    p = SMALL["form_get"]
-    results = observe_all(f"http://127.0.0.1:{port}", tmp_path / "r", [("x", p, channels_of(p), TOPIC_QUESTIONS)])
+        p = SMALL["form_get"]
+        results = observe_all(f"http://127.0.0.1:{port}", tmp_path / "r", [("x", p, channels_of(p), TOPIC_QUESTIONS)])
     obs = results["x"][0]
     assert obs.tool_error and "proxy" in obs.tool_error
     assert not obs.attempts

@@ -11,7 +11,9 @@ level rate in any minute, discovery, probes, journeys and recheck together."""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ from hotline_audit.politeness import Politeness, PolitenessSettings
 from hotline_audit.simweb_process import simweb_process
 from hotline_audit.store import Store
 
+from .conftest import QUICK_POLITENESS
 from .test_hostile_round import cli
 
 # About 4 minutes (the limited portal alone takes most of it): in `make acceptance`;
@@ -40,7 +43,16 @@ ROUND = "waf"
 
 
 @pytest.fixture(scope="module")
-def waf_round(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def waf_round(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The round at the default politeness (the suite's quicker pace is switched off)."""
+    quick = {name: os.environ.pop(name) for name in QUICK_POLITENESS if name in os.environ}
+    try:
+        yield _waf_round(tmp_path_factory)
+    finally:
+        os.environ.update(quick)
+
+
+def _waf_round(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("waf")
     portals = build_population(SEED, COUNT)
     chosen = [p for p in portals if p.hotline_id in (LIMITED, OTHER)]
