@@ -410,6 +410,21 @@ class Politeness:
             raise
         return ticket
 
+    def book(self, url: str, hotline_id: str = "") -> None:
+        """Count a page-level request that left without waiting for its slot (a popup's first
+        document, sent before our browser session could hold it): the host's next slots then
+        keep the window and the interval as if it had waited."""
+        host = host_of(url)
+        if not host:
+            return
+        now = time.time()
+        with self._tx() as db:
+            last_slot = self._host_row(db, host)[0]
+            db.execute(
+                "INSERT INTO requests(host, t, asked, component, round, hotline_id, url) VALUES (?,?,?,?,?,?,?)",
+                (host, max(now, last_slot), now, self.component, self.round_name, hotline_id, url[:500]))
+            db.execute("UPDATE hosts SET last_slot=? WHERE host=?", (max(now, last_slot), host))
+
     def _free(self, inflight_id: int | None) -> None:
         if inflight_id is None:
             return

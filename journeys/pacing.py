@@ -66,13 +66,16 @@ class TabPacer:
     _reads: set[asyncio.Task[None]] = field(default_factory=set)  # pages being read for a firewall
     _sessions: list[CDPSession] = field(default_factory=list)
     _status: dict[str, int] = field(default_factory=dict)  # url -> status of its last document
+    _paced: set[Page] = field(default_factory=set)  # pages whose requests we hold (Fetch enabled)
 
     # -- wiring --------------------------------------------------------------------------------
 
     async def attach(self, context: BrowserContext, page: Page, cdp: CDPSession) -> None:
         """Pace ``page`` through ``cdp`` and every page the context opens later (popups)."""
         await self._watch(cdp)
+        self._paced.add(page)
         self._read_each_load(page)
+        context.on("request", self._started)
         context.on("requestfinished", lambda req: self._ended(req, None))
         context.on("requestfailed", lambda req: self._ended(req, "failed"))
         context.on("response", self._answered)
@@ -107,6 +110,22 @@ class TabPacer:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(10):
                 await self._watch(await context.new_cdp_session(popup))
+                self._paced.add(popup)
+
+    def _started(self, request: Request) -> None:
+        """A page-level request of a page we do not hold yet (a popup's first document leaves
+        before our session is attached): counted in the budget, so what follows keeps the rate."""
+        if request.resource_type not in PAGE_LEVEL or not request.url.startswith(("http://", "https://")):
+            return
+        try:
+            page: Page | None = request.frame.page
+        except Exception:  # a worker's, or a navigation issued before its frame exists (a popup's first)
+            if not request.is_navigation_request():
+                return
+            page = None
+        if page is None or page not in self._paced:
+            with contextlib.suppress(Exception):
+                self.budget.book(request.url, self.hotline_id)
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
@@ -239,6 +258,7 @@ class TabPacer:
         self._prepaid.clear()
         self._open.clear()
         self._status.clear()
+        self._paced = {p for p in self._paced if not p.is_closed()}  # the tab's own page stays
 
 
 def _key(url: str) -> str:

@@ -207,6 +207,9 @@ def test_sub_resources_are_neither_counted_nor_blocked():
 
     served(body, monotonic=clock)
     assert page_level("") and page_level("Document") and not page_level("script") and not page_level("video")
+    # Over plain http Chromium sends no Sec-Fetch-Dest: its static files are told by suffix or Accept.
+    assert not page_level("", "/static/portal.css?v=2") and not page_level("", "/favicon.ico")
+    assert not page_level("", "/captcha", "image/avif,image/webp,*/*") and page_level("", "/search.jsp?q=1", "*/*")
 
 
 def test_the_firewall_guards_every_host_of_its_portal_each_counted_alone():
