@@ -368,6 +368,16 @@ class Politeness:
                              (host, os.getpid(), now + self.settings.max_hold_s))
             return cur.lastrowid
 
+    def expected_wait_s(self, url: str, n: int = 1) -> float:
+        """About how long ``n`` more page-level requests to ``url``'s host would take to be let
+        through: what is already booked ahead of them, then n intervals at the host's pace."""
+        s = self.settings
+        row = self._db().execute("SELECT last_slot, backoff_until, slowdown, crawl_delay FROM hosts WHERE host=?",
+                                 (host_of(url),)).fetchone()
+        last_slot, backoff_until, slowdown, crawl_delay = row or (0.0, 0.0, 1, 0.0)
+        pace = max(max(s.min_interval_s, crawl_delay) * slowdown * (1 + s.jitter), 60.0 / max(1, s.per_minute // slowdown))
+        return max(0.0, last_slot - time.time(), backoff_until - time.time()) + n * pace
+
     def _reserve(self, host: str, url: str, hotline_id: str, asked: float) -> Ticket:
         s = self.settings
         now = time.time()

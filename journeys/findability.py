@@ -1107,7 +1107,7 @@ class _Journey:
         if not items:
             return {}
         # The reads are page-level requests too: the budget lets them through one by one.
-        patience = READ_TIMEOUT_S + (self.tab.pacer.time_for(len(items)) if self.tab.pacer else 0.0)
+        patience = READ_TIMEOUT_S + (self.tab.pacer.time_for(items[0][0], len(items)) if self.tab.pacer else 0.0)
         texts = await _eval(self.tab.page.main_frame, READ_ENTRIES_JS,
                             {"items": items, "timeout": patience * 1000, "max": KB_BODY_CHARS},
                             timeout_s=patience + 1)

@@ -38,7 +38,8 @@ WAF_PAGE_JS = """() => { const b = document.body; if (!b) return null;
     !['hidden', 'submit', 'button', 'image', 'reset', 'checkbox', 'radio'].includes((e.type || '').toLowerCase())
     && e.offsetParent !== null).length;
   return {text: (b.innerText || '').slice(0, 4000), fields}; }"""
-PREPAID_S = 20.0  # a slot taken for a navigation that has not asked for it by then is given back
+PREPAID_S = 20.0
+MAX_READ_WAIT_S = 120.0  # our in-page reads wait this long for the budget at most  # a slot taken for a navigation that has not asked for it by then is given back
 
 
 @dataclass
@@ -226,11 +227,14 @@ class TabPacer:
             await asyncio.wait(pending, timeout=wait_s)
         return len(self.throttles) > mark
 
-    def time_for(self, n: int) -> float:
-        """Seconds the budget needs to let ``n`` page-level requests to one host through (for
-        our own in-page reads, which the budget paces like the page's)."""
-        s = self.budget.settings
-        return n * max(s.min_interval_s * (1 + s.jitter), 60.0 / s.per_minute)
+    def time_for(self, url: str, n: int) -> float:
+        """Seconds the budget needs to let ``n`` more page-level requests to ``url``'s host
+        through, after what is booked ahead of them (for our own in-page reads, which the
+        budget paces like the page's); at most MAX_READ_WAIT_S."""
+        try:
+            return min(self.budget.expected_wait_s(url, n), MAX_READ_WAIT_S)
+        except Exception:  # the budget failed: the reads get their usual time
+            return 0.0
 
     # -- what it cost --------------------------------------------------------------------------
 

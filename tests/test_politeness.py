@@ -177,3 +177,13 @@ def test_strikes_double_the_wait_and_a_host_that_keeps_blocking_is_left_alone(tm
     b._db().execute("UPDATE hosts SET last_throttle=last_throttle-700 WHERE host='waf.test'")
     assert not b.refusing(url)
     assert b.throttled(url, "rate_limited", 429) == 10
+
+
+def test_the_expected_wait_counts_what_is_booked_ahead(tmp_path):
+    b = budget(tmp_path, PolitenessSettings(per_minute=60, min_interval_s=0.5, jitter=0.0))
+    url = "http://busy.test/"
+    assert b.expected_wait_s(url, 3) == pytest.approx(3.0)  # 1 a second at 60 a minute
+    now = time.time()
+    for _ in range(10):
+        b._reserve("busy.test", url, "", now)
+    assert 4.0 <= b.expected_wait_s(url, 3) - 3.0 <= 4.6  # ten booked 0.5 s apart come first
