@@ -370,13 +370,26 @@ class Politeness:
 
     def expected_wait_s(self, url: str, n: int = 1) -> float:
         """About how long ``n`` more page-level requests to ``url``'s host would take to be let
-        through: what is already booked ahead of them, then n intervals at the host's pace."""
+        through: their slots worked out as ``_reserve`` would give them (after what is booked
+        ahead, the interval, the back-off and the 60 s window), without booking anything."""
         s = self.settings
-        row = self._db().execute("SELECT last_slot, backoff_until, slowdown, crawl_delay FROM hosts WHERE host=?",
-                                 (host_of(url),)).fetchone()
+        host = host_of(url)
+        db = self._db()
+        row = db.execute("SELECT last_slot, backoff_until, slowdown, crawl_delay FROM hosts WHERE host=?",
+                         (host,)).fetchone()
         last_slot, backoff_until, slowdown, crawl_delay = row or (0.0, 0.0, 1, 0.0)
-        pace = max(max(s.min_interval_s, crawl_delay) * slowdown * (1 + s.jitter), 60.0 / max(1, s.per_minute // slowdown))
-        return max(0.0, last_slot - time.time(), backoff_until - time.time()) + n * pace
+        interval = max(s.min_interval_s, crawl_delay) * slowdown * (1 + s.jitter)
+        allowed = max(1, s.per_minute // slowdown)
+        slots = sorted(t for (t,) in db.execute("SELECT t FROM requests WHERE host=? ORDER BY t DESC LIMIT ?",
+                                                 (host, allowed)))
+        now = time.time()
+        slot = last_slot
+        for _ in range(max(0, n)):
+            slot = max(now, slot + interval if slot else now, backoff_until)
+            if len(slots) >= allowed:
+                slot = max(slot, slots[-allowed] + WINDOW_S)
+            slots.append(slot)
+        return max(0.0, slot - now)
 
     def _reserve(self, host: str, url: str, hotline_id: str, asked: float) -> Ticket:
         s = self.settings
