@@ -27,6 +27,7 @@ from fixtures.simweb import build_population, registry_hotlines  # noqa: E402
 from hotline_audit.audit import RoundPlan, run_round  # noqa: E402
 from hotline_audit.config import load_settings  # noqa: E402
 from hotline_audit.discovery import run_discovery, with_discovered_websites  # noqa: E402
+from hotline_audit.politeness import peak_in_window  # noqa: E402
 from hotline_audit.simweb_process import simweb_process  # noqa: E402
 from hotline_audit.store import Store  # noqa: E402
 
@@ -56,17 +57,8 @@ def one_round(proxy: str, name: str, politeness: dict, checks: tuple[str, ...], 
     for e in log:
         if e["page_level"]:
             per_host.setdefault(e["host"], []).append(e["t"])
-    peak = max((_peak(sorted(ts)) for ts in per_host.values()), default=0)
+    peak = max((peak_in_window(sorted(ts)) for ts in per_host.values()), default=0)
     return took, peak, sum(1 for e in log if e.get("waf"))
-
-
-def _peak(times: list[float]) -> int:
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= 60:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def main() -> None:
